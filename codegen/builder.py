@@ -1,0 +1,213 @@
+"""KernelBuilder: the `k` every op lowering writes kernel IR with.
+
+    with k.loops(out.shape) as idx:
+        k.store(out, idx, k.max(k.load(x, idx), 0))
+
+Loops and ifs are context managers; expressions are built with Python
+operators and the math helpers below. Loads of one-element constants become
+immediates, so ``x * 0.5`` in a model costs no memory traffic.
+"""
+from __future__ import annotations
+
+from contextlib import ExitStack, contextmanager
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from . import kir
+from .kir import (Assign, Binary, Block, Buffer, Check, Const, Expr, If, Kernel, Load, Loop, Store,
+                  Var, as_expr)
+
+
+class KernelBuilder:
+    def __init__(self, name: str, sources: Sequence[str] = ()):
+        self.kernel = Kernel(name, [], Block(), sources=list(sources))
+        self._blocks: list[Block] = [self.kernel.body]
+        self._names: set[str] = set()
+
+    # ---------------------------------------------------------- structure
+    def fresh(self, hint: str) -> str:
+        name, i = hint, 0
+        while name in self._names:
+            i += 1
+            name = f"{hint}_{i}"
+        self._names.add(name)
+        return name
+
+    def emit(self, stmt: kir.Stmt) -> None:
+        self._blocks[-1].stmts.append(stmt)
+
+    @contextmanager
+    def _into(self, block: Block) -> Iterator[None]:
+        self._blocks.append(block)
+        try:
+            yield
+        finally:
+            self._blocks.pop()
+
+    @contextmanager
+    def loop(self, stop, name: str = "i", start=0, parallel: bool = False) -> Iterator[Expr]:
+        """``for name in range(start, stop)``. A loop of one iteration is not
+        emitted: the body sees the constant ``start``."""
+        start, stop = as_expr(start), as_expr(stop)
+        if isinstance(start, Const) and isinstance(stop, Const) and stop.value - start.value == 1:
+            yield start
+            return
+        var = Var(self.fresh(name))
+        body = Block()
+        self.emit(Loop(var, start, stop, body, parallel))
+        with self._into(body):
+            yield var
+
+    @contextmanager
+    def loops(self, extents: Sequence, prefix: str = "i", parallel: bool = True) -> Iterator[tuple[Expr, ...]]:
+        """A nest ``for i0 .. for i1 ..`` over `extents`; the outermost loop
+        that really iterates is marked parallel unless ``parallel=False``."""
+        with ExitStack() as stack:
+            idx = []
+            for d, e in enumerate(extents):
+                par = parallel and not any(isinstance(i, Var) for i in idx)
+                idx.append(stack.enter_context(self.loop(e, f"{prefix}{d}", parallel=par)))
+            yield tuple(idx)
+
+    @contextmanager
+    def if_(self, cond: Expr) -> Iterator[None]:
+        stmt = If(as_expr(cond), Block())
+        self.emit(stmt)
+        with self._into(stmt.then):
+            yield
+
+    @contextmanager
+    def else_(self) -> Iterator[None]:
+        """The else branch of the `if_` just closed in the current block."""
+        last = self._blocks[-1].stmts[-1]
+        assert isinstance(last, If) and last.orelse is None, "else_ must follow if_"
+        last.orelse = Block()
+        with self._into(last.orelse):
+            yield
+
+    # ------------------------------------------------------------- memory
+    def load(self, buf: Buffer, idx: Sequence) -> Expr:
+        if buf.const is not None and buf.numel == 1:
+            return Const(buf.const.reshape(-1)[0], buf.dtype)
+        return Load(buf, [as_expr(i) for i in idx])
+
+    def load_broadcast(self, buf: Buffer, out_idx: Sequence[Expr]) -> Expr:
+        """Load `buf` at the index of an output it broadcasts to (numpy rules)."""
+        lead = len(out_idx) - buf.rank
+        return self.load(buf, [Const(0, kir.INDEX) if d == 1 else out_idx[lead + i]
+                               for i, d in enumerate(buf.shape)])
+
+    def store(self, buf: Buffer, idx: Sequence, value) -> None:
+        value = as_expr(value, buf.dtype)
+        if value.dtype != buf.dtype:
+            raise TypeError(f"store of {value.dtype} into {buf.name} ({buf.dtype})")
+        self.emit(Store(buf, tuple(as_expr(i) for i in idx), value))
+
+    def scratch(self, dtype, shape: Sequence[int], name: str = "tmp") -> Buffer:
+        """Kernel-private memory, placed in the arena for the kernel's duration."""
+        b = Buffer(self.fresh(name), dtype, shape)
+        self.kernel.scratch.append(b)
+        return b
+
+    # ------------------------------------------------------------ scalars
+    def local(self, init, name: str = "acc", dtype=None) -> Var:
+        init = as_expr(init, np.dtype(dtype) if dtype is not None else None)
+        var = Var(self.fresh(name), init.dtype)
+        self.kernel.locals.append(var)
+        self.emit(Assign(var, init))
+        return var
+
+    def assign(self, var: Var, value) -> None:
+        self.emit(Assign(var, as_expr(value, var.dtype)))
+
+    def accumulate(self, var: Var, value, op: str = "add") -> None:
+        """``var = op(var, value)`` as a reduction the renderer may reorder."""
+        self.emit(Assign(var, Binary(op, var, as_expr(value, var.dtype), reassoc=True)))
+
+    def check(self, cond, message: str) -> None:
+        """At run time, report `message` (and stop the model) if `cond` is false."""
+        self.kernel.messages.append(message)
+        self.emit(Check(as_expr(cond), len(self.kernel.messages) - 1))
+
+    # -------------------------------------------------------- expressions
+    @staticmethod
+    def const(value, dtype) -> Const:
+        return Const(value, dtype)
+
+    @staticmethod
+    def zero(dtype) -> Const:
+        return Const(0, dtype)
+
+    @staticmethod
+    def one(dtype) -> Const:
+        return Const(1, dtype)
+
+    @staticmethod
+    def cast(x, dtype) -> Expr:
+        return kir.cast(x, dtype)
+
+    @staticmethod
+    def select(cond, a, b) -> Expr:
+        return kir.select(cond, a, b)
+
+    @staticmethod
+    def max(a, b) -> Expr:
+        return kir.binary("max", a, b)
+
+    @staticmethod
+    def min(a, b) -> Expr:
+        return kir.binary("min", a, b)
+
+    @staticmethod
+    def pow(a, b) -> Expr:
+        return kir.binary("pow", a, b)
+
+    @staticmethod
+    def rem(a, b) -> Expr:
+        """Remainder with the sign of the dividend (C's fmod / %)."""
+        return kir.binary("rem", a, b)
+
+    @staticmethod
+    def xor(a, b) -> Expr:
+        return kir.binary("xor", a, b)
+
+    @staticmethod
+    def shl(a, b) -> Expr:
+        return kir.binary("shl", a, b)
+
+    @staticmethod
+    def shr(a, b) -> Expr:
+        return kir.binary("shr", a, b)
+
+    @staticmethod
+    def eq(a, b) -> Expr:
+        return kir.cmp("eq", a, b)
+
+    @staticmethod
+    def ne(a, b) -> Expr:
+        return kir.cmp("ne", a, b)
+
+    @staticmethod
+    def clamp(x, lo, hi) -> Expr:
+        return kir.binary("min", kir.binary("max", x, lo), hi)
+
+    @staticmethod
+    def floordiv(a, b) -> Expr:
+        return kir.floordiv(a, b)
+
+    @staticmethod
+    def floormod(a, b) -> Expr:
+        return kir.floormod(a, b)
+
+
+def _unary_helper(op: str):
+    def helper(x) -> Expr:
+        return kir.unary(op, x)
+    helper.__name__ = op
+    helper.__doc__ = f"``{op}(x)`` elementwise."
+    return staticmethod(helper)
+
+
+for _op in sorted(kir.UNARY_OPS):
+    setattr(KernelBuilder, _op if _op != "not" else "not_", _unary_helper(_op))

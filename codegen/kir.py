@@ -1,0 +1,323 @@
+"""Kernel IR: loop nests over buffers with index expressions.
+
+This is what every op lowers to and what every renderer (LLVM for CPU, CUDA
+later) reads. It knows nothing of ONNX or of graph ops. A Kernel has Buffer
+parameters and a body of statements; expressions are trees of Const, Var,
+Load, Unary, Binary, Cmp, Select and Cast. All shapes and loop extents are
+known when a kernel is built (symbolic dims are specialized before codegen),
+though loop bounds may be any integer expression.
+
+Index arithmetic is int64. ``bool`` is a 1-byte value in memory.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+INDEX = np.dtype("int64")
+BOOL = np.dtype("bool")
+
+UNARY_OPS = frozenset({
+    "neg", "abs", "sqrt", "exp", "log", "sin", "cos", "tan", "tanh", "erf",
+    "floor", "ceil", "round", "not", "isnan", "asin", "acos", "atan",
+    "sinh", "cosh", "asinh", "acosh", "atanh", "trunc", "log1p", "expm1",
+})
+BINARY_OPS = frozenset({
+    "add", "sub", "mul", "div", "rem", "min", "max", "pow",
+    "and", "or", "xor", "shl", "shr",
+})
+CMP_OPS = frozenset({"lt", "le", "gt", "ge", "eq", "ne"})
+
+
+# ---------------------------------------------------------------- expressions
+class Expr:
+    __slots__ = ("dtype",)
+    dtype: np.dtype
+
+    def __add__(self, o): return binary("add", self, o)
+    def __radd__(self, o): return binary("add", o, self)
+    def __sub__(self, o): return binary("sub", self, o)
+    def __rsub__(self, o): return binary("sub", o, self)
+    def __mul__(self, o): return binary("mul", self, o)
+    def __rmul__(self, o): return binary("mul", o, self)
+    def __truediv__(self, o): return binary("div", self, o)
+    def __rtruediv__(self, o): return binary("div", o, self)
+    def __floordiv__(self, o): return floordiv(self, o)
+    def __mod__(self, o): return floormod(self, o)
+    def __neg__(self): return unary("neg", self)
+    def __lt__(self, o): return cmp("lt", self, o)
+    def __le__(self, o): return cmp("le", self, o)
+    def __gt__(self, o): return cmp("gt", self, o)
+    def __ge__(self, o): return cmp("ge", self, o)
+    def __and__(self, o): return binary("and", self, o)
+    def __or__(self, o): return binary("or", self, o)
+    def __invert__(self): return unary("not", self)
+    __hash__ = object.__hash__  # == is not overloaded: Exprs key dicts by identity
+
+
+class Const(Expr):
+    __slots__ = ("value",)
+
+    def __init__(self, value, dtype):
+        self.dtype = np.dtype(dtype)
+        self.value = self.dtype.type(value).item()
+
+
+class Var(Expr):
+    """A loop index or a kernel-local scalar (declared with KernelBuilder.local)."""
+    __slots__ = ("name",)
+
+    def __init__(self, name: str, dtype=INDEX):
+        self.name = name
+        self.dtype = np.dtype(dtype)
+
+
+class Load(Expr):
+    __slots__ = ("buf", "idx")
+
+    def __init__(self, buf: "Buffer", idx: Sequence[Expr]):
+        if len(idx) != len(buf.shape):
+            raise ValueError(f"load of {buf.name}{list(buf.shape)} with {len(idx)} indices")
+        self.buf = buf
+        self.idx = tuple(idx)
+        self.dtype = buf.dtype
+
+
+class Unary(Expr):
+    __slots__ = ("op", "x")
+
+    def __init__(self, op: str, x: Expr):
+        assert op in UNARY_OPS, op
+        self.op, self.x = op, x
+        self.dtype = BOOL if op == "isnan" else x.dtype
+
+
+class Binary(Expr):
+    """``reassoc`` marks an accumulation the renderer may reorder (so that
+    floating-point reductions vectorize)."""
+    __slots__ = ("op", "a", "b", "reassoc")
+
+    def __init__(self, op: str, a: Expr, b: Expr, reassoc: bool = False):
+        assert op in BINARY_OPS, op
+        if a.dtype != b.dtype:
+            raise TypeError(f"{op}: operand dtypes differ ({a.dtype} vs {b.dtype})")
+        self.op, self.a, self.b, self.reassoc = op, a, b, reassoc
+        self.dtype = a.dtype
+
+
+class Cmp(Expr):
+    __slots__ = ("op", "a", "b")
+
+    def __init__(self, op: str, a: Expr, b: Expr):
+        assert op in CMP_OPS, op
+        if a.dtype != b.dtype:
+            raise TypeError(f"{op}: operand dtypes differ ({a.dtype} vs {b.dtype})")
+        self.op, self.a, self.b = op, a, b
+        self.dtype = BOOL
+
+
+class Select(Expr):
+    __slots__ = ("cond", "a", "b")
+
+    def __init__(self, cond: Expr, a: Expr, b: Expr):
+        if a.dtype != b.dtype:
+            raise TypeError(f"select: branch dtypes differ ({a.dtype} vs {b.dtype})")
+        self.cond, self.a, self.b = cond, a, b
+        self.dtype = a.dtype
+
+
+class Cast(Expr):
+    """Conversion with C semantics: float->int truncates, x->bool is x != 0."""
+    __slots__ = ("x",)
+
+    def __init__(self, x: Expr, dtype):
+        self.x = x
+        self.dtype = np.dtype(dtype)
+
+
+# -------------------------------------------------- expression constructors
+def as_expr(x, like: np.dtype | None = None) -> Expr:
+    if isinstance(x, Expr):
+        return x
+    if like is None:
+        like = BOOL if isinstance(x, bool) else INDEX if isinstance(x, (int, np.integer)) else np.dtype("float64")
+    return Const(x, like)
+
+
+def _pair(a, b) -> tuple[Expr, Expr]:
+    if isinstance(a, Expr) and not isinstance(b, Expr):
+        return a, as_expr(b, a.dtype)
+    if isinstance(b, Expr) and not isinstance(a, Expr):
+        return as_expr(a, b.dtype), b
+    return as_expr(a), as_expr(b)
+
+
+def is_const(e: Expr, value=None) -> bool:
+    return isinstance(e, Const) and (value is None or e.value == value)
+
+
+def binary(op: str, a, b, reassoc: bool = False) -> Expr:
+    a, b = _pair(a, b)
+    if a.dtype.kind in "iu" and op in ("add", "sub", "mul"):  # fold index arithmetic
+        if isinstance(a, Const) and isinstance(b, Const):
+            return Const({"add": a.value + b.value, "sub": a.value - b.value, "mul": a.value * b.value}[op], a.dtype)
+        if op == "add" and is_const(a, 0):
+            return b
+        if op in ("add", "sub") and is_const(b, 0):
+            return a
+        if op == "mul" and (is_const(a, 0) or is_const(b, 1)):
+            return a
+        if op == "mul" and (is_const(b, 0) or is_const(a, 1)):
+            return b
+    return Binary(op, a, b, reassoc)
+
+
+def unary(op: str, x) -> Expr:
+    return Unary(op, as_expr(x))
+
+
+def cmp(op: str, a, b) -> Expr:
+    a, b = _pair(a, b)
+    return Cmp(op, a, b)
+
+
+def select(cond, a, b) -> Expr:
+    a, b = _pair(a, b)
+    return Select(as_expr(cond, BOOL), a, b)
+
+
+def cast(x, dtype) -> Expr:
+    x = as_expr(x)
+    dtype = np.dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    if isinstance(x, Const) and dtype.kind in "iuf" and x.dtype.kind in "iu":
+        return Const(x.value, dtype)
+    return Cast(x, dtype)
+
+
+def floordiv(a, b) -> Expr:
+    """Integer division rounding toward -inf (index math with possibly negative values)."""
+    a, b = _pair(a, b)
+    if is_const(b, 1):
+        return a
+    q = binary("div", a, b)
+    if a.dtype.kind == "u":
+        return q
+    r = binary("rem", a, b)
+    fix = Cmp("ne", r, Const(0, r.dtype)) & Cmp("ne", Cmp("lt", r, Const(0, r.dtype)), Cmp("lt", b, Const(0, b.dtype)))
+    return Select(fix, q - 1, q)
+
+
+def floormod(a, b) -> Expr:
+    """Remainder with the sign of the divisor (Python's %)."""
+    a, b = _pair(a, b)
+    r = binary("rem", a, b)
+    if a.dtype.kind == "u":
+        return r
+    fix = Cmp("ne", r, Const(0, r.dtype)) & Cmp("ne", Cmp("lt", r, Const(0, r.dtype)), Cmp("lt", b, Const(0, b.dtype)))
+    return Select(fix, r + b, r)
+
+
+# ------------------------------------------------------------------ buffers
+class Buffer:
+    """A kernel parameter: typed memory seen with a shape and element strides.
+
+    ``const`` holds the data when the buffer is a compile-time constant (a
+    lowering may read it, e.g. a Slice's starts). Several Buffers may view the
+    same storage (a Reshape's output views its input)."""
+    __slots__ = ("name", "dtype", "shape", "strides", "offset", "const")
+
+    def __init__(self, name: str, dtype, shape: Sequence[int], strides: Sequence[int] | None = None,
+                 offset: int = 0, const: np.ndarray | None = None):
+        self.name = name
+        self.dtype = np.dtype(dtype)
+        self.shape = tuple(int(d) for d in shape)
+        self.strides = tuple(strides) if strides is not None else contiguous_strides(self.shape)
+        self.offset = offset
+        self.const = const
+
+    @property
+    def numel(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"{self.name}: {self.dtype.name}{list(self.shape)}"
+
+
+def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
+    strides, s = [], 1
+    for d in reversed(shape):
+        strides.append(s)
+        s *= max(int(d), 1)
+    return tuple(reversed(strides))
+
+
+# --------------------------------------------------------------- statements
+class Stmt:
+    __slots__ = ()
+
+
+@dataclass(eq=False)
+class Block(Stmt):
+    stmts: list[Stmt] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Loop(Stmt):
+    """``for var in range(start, stop)``; ``parallel`` marks iterations as
+    independent (a renderer may spread them over threads or GPU blocks)."""
+    var: Var
+    start: Expr
+    stop: Expr
+    body: Block
+    parallel: bool = False
+
+
+@dataclass(eq=False)
+class Store(Stmt):
+    buf: Buffer
+    idx: tuple[Expr, ...]
+    value: Expr
+
+
+@dataclass(eq=False)
+class Assign(Stmt):
+    var: Var
+    value: Expr
+
+
+@dataclass(eq=False)
+class If(Stmt):
+    cond: Expr
+    then: Block
+    orelse: Block | None = None
+
+
+@dataclass(eq=False)
+class Check(Stmt):
+    """If ``cond`` is false at run time, the kernel reports error ``code``
+    (an index into Kernel.messages) and the entry function stops after it."""
+    cond: Expr
+    code: int
+
+
+@dataclass(eq=False)
+class Kernel:
+    name: str
+    params: list[Buffer]
+    body: Block
+    locals: list[Var] = field(default_factory=list)
+    scratch: list[Buffer] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        from .kir_print import format_kernel
+        return format_kernel(self)

@@ -1,0 +1,293 @@
+"""Render kernel IR into LLVM IR (llvmlite.ir), one function per kernel.
+
+Names follow the kernel IR: a kernel ``relu_3`` is ``@relu_3``, its buffer
+parameters keep their names, loop blocks are ``i0.cond``/``i0.body``/
+``i0.end``. Every buffer parameter is ``noalias``: codegen never passes a
+kernel two views of one storage that it writes through.
+"""
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+
+from .. import kir
+from ..kir import (Assign, Binary, Block, Buffer, Cast, Check, Cmp, Const, Expr, If, Kernel, Load,
+                   Loop, Select, Store, Unary, Var)
+
+I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+PTR = ir.PointerType()
+VOID = ir.VoidType()
+
+
+def value_type(dt: np.dtype) -> ir.Type:
+    """LLVM type of a value in registers."""
+    dt = np.dtype(dt)
+    if dt.kind == "b":
+        return I1
+    if dt.kind == "f":
+        return {2: ir.HalfType(), 4: ir.FloatType(), 8: ir.DoubleType()}[dt.itemsize]
+    return ir.IntType(dt.itemsize * 8)
+
+
+def memory_type(dt: np.dtype) -> ir.Type:
+    """LLVM type of a value in memory (bool is one byte, as in numpy)."""
+    return I8 if np.dtype(dt).kind == "b" else value_type(dt)
+
+
+_LLVM_MATH = {"sqrt", "exp", "log", "sin", "cos", "tan", "tanh", "asin", "acos", "atan", "sinh",
+              "cosh", "floor", "ceil", "trunc"}
+_LIBM = {"erf", "asinh", "acosh", "atanh", "log1p", "expm1"}
+_FCMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+
+
+class _KernelRenderer:
+    def __init__(self, module: ir.Module, kernel: Kernel):
+        self.module = module
+        self.k = kernel
+        args = [PTR] * (len(kernel.params) + len(kernel.scratch)) + ([PTR] if kernel.messages else [])
+        self.fn = ir.Function(module, ir.FunctionType(VOID, args), kernel.name)
+        self.fn.linkage = "internal"
+        self.fn.attributes.add("noinline")
+        self.fn.attributes.add("nounwind")
+        self.ptrs: dict[Buffer, ir.Value] = {}
+        for arg, buf in zip(self.fn.args, kernel.params + kernel.scratch):
+            arg.name = buf.name
+            arg.add_attribute("noalias")
+            self.ptrs[buf] = arg
+        self.status = self.fn.args[-1] if kernel.messages else None
+        if self.status is not None:
+            self.status.name = "status"
+        entry = self.fn.append_basic_block("entry")
+        self.b = ir.IRBuilder(entry)
+        self.vars: dict[Var, ir.Value] = {}        # loop indices: their phi
+        self.slots: dict[Var, ir.Value] = {}       # locals: their alloca
+        for v in kernel.locals:
+            self.slots[v] = self.b.alloca(value_type(v.dtype), name=v.name + ".slot")
+        self.memo: dict[int, tuple[Expr, ir.Value]] = {}
+
+    def render(self) -> ir.Function:
+        self.stmt(self.k.body)
+        self.b.ret_void()
+        return self.fn
+
+    # --------------------------------------------------------- statements
+    def stmt(self, s) -> None:
+        self.memo = {}
+        if isinstance(s, Block):
+            for x in s.stmts:
+                self.stmt(x)
+        elif isinstance(s, Loop):
+            self.loop(s)
+        elif isinstance(s, Store):
+            val = self.expr(s.value)
+            if s.buf.dtype.kind == "b":
+                val = self.b.zext(val, I8)
+            self.b.store(val, self.address(s.buf, s.idx))
+        elif isinstance(s, Assign):
+            self.b.store(self.expr(s.value), self.slots[s.var])
+        elif isinstance(s, If):
+            cond = self.expr(s.cond)
+            if s.orelse is not None and s.orelse.stmts:
+                with self.b.if_else(cond) as (then, orelse):
+                    with then:
+                        self.stmt(s.then)
+                    with orelse:
+                        self.stmt(s.orelse)
+            else:
+                with self.b.if_then(cond):
+                    self.stmt(s.then)
+        elif isinstance(s, Check):
+            ok = self.expr(s.cond)
+            with self.b.if_then(self.b.not_(ok), likely=False):
+                self.b.store(ir.Constant(I32, s.code + 1), self.status)
+        else:
+            raise TypeError(f"cannot render {type(s).__name__}")
+
+    def loop(self, s: Loop) -> None:
+        name = s.var.name
+        start, stop = self.expr(s.start), self.expr(s.stop)
+        pre = self.b.block
+        cond_bb = self.fn.append_basic_block(f"{name}.cond")
+        body_bb = self.fn.append_basic_block(f"{name}.body")
+        end_bb = self.fn.append_basic_block(f"{name}.end")
+        self.b.branch(cond_bb)
+        self.b.position_at_end(cond_bb)
+        i = self.b.phi(I64, name=name)
+        i.add_incoming(start, pre)
+        self.b.cbranch(self.b.icmp_signed("<", i, stop, name=f"{name}.more"), body_bb, end_bb)
+        self.b.position_at_end(body_bb)
+        self.vars[s.var] = i
+        self.stmt(s.body)
+        nxt = self.b.add(i, ir.Constant(I64, 1), name=f"{name}.next", flags=("nsw",))
+        i.add_incoming(nxt, self.b.block)
+        self.b.branch(cond_bb)
+        self.b.position_at_end(end_bb)
+
+    # -------------------------------------------------------- expressions
+    def address(self, buf: Buffer, idx) -> ir.Value:
+        off: Expr = kir.Const(buf.offset, kir.INDEX)
+        for i, st, d in zip(idx, buf.strides, buf.shape):
+            if d != 1:
+                off = off + i * st
+        return self.b.gep(self.ptrs[buf], [self.expr(off)], inbounds=True,
+                          source_etype=memory_type(buf.dtype), name=f"{buf.name}.addr")
+
+    def expr(self, e: Expr) -> ir.Value:
+        # keyed by identity; the entry keeps `e` alive so its id is not reused
+        hit = self.memo.get(id(e))
+        if hit is None:
+            hit = self.memo[id(e)] = (e, self._expr(e))
+        return hit[1]
+
+    def _expr(self, e: Expr) -> ir.Value:
+        b = self.b
+        if isinstance(e, Const):
+            t = value_type(e.dtype)
+            return ir.Constant(t, int(e.value) if e.dtype.kind == "b" else e.value)
+        if isinstance(e, Var):
+            if e in self.vars:
+                return self.vars[e]
+            return b.load(self.slots[e], name=e.name)
+        if isinstance(e, Load):
+            v = b.load(self.address(e.buf, e.idx), typ=memory_type(e.dtype), name=f"{e.buf.name}.v")
+            return b.trunc(v, I1) if e.dtype.kind == "b" else v
+        if isinstance(e, Unary):
+            return self.unary(e.op, self.expr(e.x), e.x.dtype)
+        if isinstance(e, Binary):
+            return self.binary(e.op, self.expr(e.a), self.expr(e.b), e.a.dtype, e.reassoc)
+        if isinstance(e, Cmp):
+            a, c = self.expr(e.a), self.expr(e.b)
+            kind = e.a.dtype.kind
+            if kind == "f":
+                if e.op == "ne":
+                    return b.fcmp_unordered("!=", a, c)
+                return b.fcmp_ordered(_FCMP[e.op], a, c)
+            if kind == "i":
+                return b.icmp_signed(_FCMP[e.op], a, c)
+            return b.icmp_unsigned(_FCMP[e.op], a, c)
+        if isinstance(e, Select):
+            return b.select(self.expr(e.cond), self.expr(e.a), self.expr(e.b))
+        if isinstance(e, Cast):
+            return self.cast(self.expr(e.x), e.x.dtype, e.dtype)
+        raise TypeError(f"cannot render {type(e).__name__}")
+
+    def call(self, name: str, ret: ir.Type, args: list[ir.Value]) -> ir.Value:
+        fn = self.module.globals.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(ret, [a.type for a in args]), name)
+        return self.b.call(fn, args)
+
+    @staticmethod
+    def _suffix(t: ir.Type) -> str:
+        return {"float": "f32", "double": "f64", "half": "f16"}.get(str(t), str(t))
+
+    def unary(self, op: str, x: ir.Value, dt: np.dtype) -> ir.Value:
+        b, t = self.b, x.type
+        if dt.kind == "f":
+            sfx = self._suffix(t)
+            if op == "neg":
+                return b.fneg(x)
+            if op == "abs":
+                return self.call(f"llvm.fabs.{sfx}", t, [x])
+            if op == "round":
+                return self.call(f"llvm.roundeven.{sfx}", t, [x])
+            if op == "isnan":
+                return b.fcmp_unordered("uno", x, x)
+            if op in _LLVM_MATH:
+                return self.call(f"llvm.{op}.{sfx}", t, [x])
+            if op in _LIBM:
+                return self.call(op + ("f" if sfx == "f32" else ""), t, [x])
+            raise TypeError(f"unary {op} on {dt}")
+        if op == "neg":
+            return b.neg(x)
+        if op == "not":
+            return b.not_(x)
+        if op == "abs":
+            if dt.kind == "u" or dt.kind == "b":
+                return x
+            return self.call(f"llvm.abs.{t}", t, [x, ir.Constant(I1, 0)])
+        if op == "isnan":
+            return ir.Constant(I1, 0)
+        if op in ("floor", "ceil", "round", "trunc"):
+            return x
+        raise TypeError(f"unary {op} on {dt}")
+
+    def binary(self, op: str, a: ir.Value, c: ir.Value, dt: np.dtype, reassoc: bool) -> ir.Value:
+        b, t = self.b, a.type
+        if dt.kind == "f":
+            flags = ("reassoc", "nsz") if reassoc else ()
+            sfx = self._suffix(t)
+            if op in ("add", "sub", "mul", "div", "rem"):
+                return getattr(b, {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv",
+                                   "rem": "frem"}[op])(a, c, flags=flags)
+            if op in ("min", "max"):
+                return self.call(f"llvm.{op}imum.{sfx}", t, [a, c])
+            if op == "pow":
+                return self.call(f"llvm.pow.{sfx}", t, [a, c])
+            raise TypeError(f"binary {op} on {dt}")
+        signed = dt.kind == "i"
+        if op == "add":
+            return b.add(a, c)
+        if op == "sub":
+            return b.sub(a, c)
+        if op == "mul":
+            return b.mul(a, c)
+        if op in ("and", "or", "xor"):
+            return getattr(b, op + ("_" if op != "xor" else ""))(a, c)
+        if op == "shl":
+            return b.shl(a, c)
+        if op == "shr":
+            return b.ashr(a, c) if signed else b.lshr(a, c)
+        if op in ("min", "max"):
+            if dt.kind == "b":
+                return b.and_(a, c) if op == "min" else b.or_(a, c)
+            return self.call(f"llvm.{'s' if signed else 'u'}{op}.{t}", t, [a, c])
+        if op in ("div", "rem"):
+            return self.int_divide(op, a, c, signed)
+        if op == "pow":
+            f64 = ir.DoubleType()
+            to = b.sitofp if signed else b.uitofp
+            r = self.call("llvm.pow.f64", f64, [to(a, f64), to(c, f64)])
+            return self.call(f"llvm.fpto{'s' if signed else 'u'}i.sat.{t}.f64", t, [r])
+        raise TypeError(f"binary {op} on {dt}")
+
+    def int_divide(self, op: str, a: ir.Value, c: ir.Value, signed: bool) -> ir.Value:
+        """Division that cannot trap: x/0 is 0, and INT_MIN/-1 wraps."""
+        b, t = self.b, a.type
+        zero, one = ir.Constant(t, 0), ir.Constant(t, 1)
+        is_zero = b.icmp_unsigned("==", c, zero)
+        if signed:
+            is_m1 = b.icmp_signed("==", c, ir.Constant(t, -1))
+            safe = b.select(b.or_(is_zero, is_m1), one, c)
+            r = b.sdiv(a, safe) if op == "div" else b.srem(a, safe)
+            r = b.select(is_m1, b.neg(a) if op == "div" else zero, r)
+        else:
+            safe = b.select(is_zero, one, c)
+            r = b.udiv(a, safe) if op == "div" else b.urem(a, safe)
+        return b.select(is_zero, zero, r)
+
+    def cast(self, x: ir.Value, src: np.dtype, dst: np.dtype) -> ir.Value:
+        b = self.b
+        st, dt_ = value_type(src), value_type(dst)
+        if src == dst:
+            return x
+        if dst.kind == "b":
+            if src.kind == "f":
+                return b.fcmp_unordered("!=", x, ir.Constant(st, 0.0))
+            return b.icmp_unsigned("!=", x, ir.Constant(st, 0))
+        if src.kind == "f" and dst.kind == "f":
+            return b.fpext(x, dt_) if dst.itemsize > src.itemsize else b.fptrunc(x, dt_)
+        if src.kind == "f":
+            sat = "s" if dst.kind == "i" else "u"
+            return self.call(f"llvm.fpto{sat}i.sat.{dt_}.{self._suffix(st)}", dt_, [x])
+        if dst.kind == "f":
+            return b.sitofp(x, dt_) if src.kind == "i" else b.uitofp(x, dt_)
+        if dst.itemsize < src.itemsize:
+            return b.trunc(x, dt_)
+        if dst.itemsize == src.itemsize:
+            return x
+        return b.sext(x, dt_) if src.kind == "i" else b.zext(x, dt_)
+
+
+def render_kernel(module: ir.Module, kernel: Kernel) -> ir.Function:
+    return _KernelRenderer(module, kernel).render()

@@ -1,0 +1,104 @@
+"""Lower a specialized graph to a Program: one kernel per node, each built
+by its op's definition (a scalar formula for elementwise ops, a loop nest
+for the rest), with storage from the memory plan.
+
+The graph must have static shapes, outputs that are produced by real
+(non-view) nodes, and no value listed twice among its outputs
+(see `dlc.ir.passes.materialize_outputs`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir import Graph, Node, Value
+from ..ir.errors import UnsupportedError
+from ..ir.passes.memory import ALIGN, Interval, pack, value_intervals, view_base
+from .builder import KernelBuilder
+from .kir import Buffer, Kernel
+from .program import Call, Program, Storage, TensorSpec
+
+
+def lower_elementwise(k: KernelBuilder, opdef, ins: list[Buffer | None], outs: list[Buffer], attrs: dict) -> None:
+    """The loop nest of every elementwise/broadcast op: one scalar formula per element."""
+    out = outs[0]
+    with k.loops(out.shape) as idx:
+        args = [k.load_broadcast(b, idx) if b is not None else None for b in ins]
+        k.store(out, idx, k.cast(opdef.scalar(k, *args, **attrs), out.dtype))
+
+
+def lower_node(node: Node, name: str) -> tuple[Kernel, dict[Buffer, Value]]:
+    """Build the kernel of one node; returns it with the Value behind each param."""
+    opdef = node.opdef
+    k = KernelBuilder(name, [node.source] if node.source else [])
+    bufs: dict[Value, Buffer] = {}
+
+    def buffer(v: Value) -> Buffer:
+        if v not in bufs:
+            bufs[v] = Buffer(k.fresh(v.name), v.dtype, v.shape, const=v.const)
+        return bufs[v]
+
+    for i in opdef.static_inputs:
+        if i < len(node.inputs) and node.inputs[i] is not None and not node.inputs[i].is_const:
+            raise UnsupportedError(f"{node.where}: input {i} ({node.inputs[i].name}) must be known "
+                                   f"at compile time, but it is computed from the model's inputs")
+    ins = [buffer(v) if v is not None else None for v in node.inputs]
+    outs = [buffer(v) for v in node.outputs]
+    if opdef.scalar is not None:
+        lower_elementwise(k, opdef, ins, outs, node.attrs)
+    elif opdef.lower is not None:
+        opdef.lower(k, ins, outs, **node.attrs)
+    else:
+        raise UnsupportedError(f"{node.where}: op {node.op} has no lowering")
+    kernel = k.kernel
+    kernel.params = list(bufs.values())
+    return kernel, {b: v for v, b in bufs.items()}
+
+
+def _weights_layout(g: Graph) -> tuple[dict[Value, int], np.ndarray]:
+    offsets, total = {}, 0
+    consts = g.constants()
+    for c in consts:
+        offsets[c] = total
+        total += (c.nbytes + ALIGN - 1) // ALIGN * ALIGN
+    blob = np.zeros(total, np.uint8)
+    for c in consts:
+        raw = np.ascontiguousarray(c.const).view(np.uint8).reshape(-1)
+        blob[offsets[c]:offsets[c] + raw.size] = raw
+    blob.setflags(write=False)
+    return offsets, blob
+
+
+def lower_graph(g: Graph) -> Program:
+    prog = Program(
+        g.name,
+        inputs=[TensorSpec(v.name, v.dtype, v.shape) for v in g.inputs],
+        outputs=[TensorSpec(v.name, v.dtype, v.shape) for v in g.outputs],
+    )
+    steps: list[tuple[int, Kernel, dict[Buffer, Value]]] = []
+    for i, n in enumerate(g.nodes):
+        if n.opdef.kind != "view":
+            steps.append((i, *lower_node(n, f"{n.op}_{i}")))
+
+    # memory: values live from definition to last use; scratch only during its step
+    scratch = [Interval(sb, sb.numel * sb.dtype.itemsize, i, i) for i, kernel, _ in steps for sb in kernel.scratch]
+    plan = pack(value_intervals(g) + scratch)
+    prog.arena_bytes = plan.arena_bytes
+    woffsets, prog.weights = _weights_layout(g)
+    in_index = {v: j for j, v in enumerate(g.inputs)}
+    out_index = {v: j for j, v in enumerate(g.outputs)}
+
+    def storage(v: Value) -> Storage:
+        base = view_base(v)
+        if base in out_index:
+            return Storage("output", out_index[base])
+        if base in in_index:
+            return Storage("input", in_index[base])
+        if base.is_const:
+            return Storage("weights", woffsets[base])
+        return Storage("arena", plan.offsets[base])
+
+    for _, kernel, params in steps:
+        args = [storage(params[b]) for b in kernel.params]
+        args += [Storage("arena", plan.offsets[sb]) for sb in kernel.scratch]
+        prog.calls.append(Call(kernel, args))
+    return prog

@@ -1,0 +1,7 @@
+"""The ONNX frontend: ONNX models to dlc IR. ONNX names live only here."""
+from . import ops_elementwise, ops_reduce, ops_shape  # noqa: F401  (register converters)
+from .importer import Signature, TensorInfo, check_support, import_model, load_model, model_opset
+from .registry import CONVERTERS, converter, supported_ops
+
+__all__ = ["import_model", "load_model", "check_support", "model_opset", "Signature", "TensorInfo",
+           "converter", "CONVERTERS", "supported_ops"]

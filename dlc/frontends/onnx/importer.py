@@ -1,0 +1,238 @@
+"""ONNX model -> dlc IR Graph.
+
+Reads a file, bytes or ModelProto; checks everything it can before
+converting anything (opset range, every unsupported op in one error,
+unsupported dtypes); then converts node by node through the converter
+table. Initializers that are also listed as graph inputs (MXNet and older
+exporters do this) are weights unless the caller feeds them.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from ...ir import Graph, Value, dtypes
+from ...ir.errors import DLCError, ModelError, UnsupportedError
+from .context import Context, ONode
+from .registry import find_converter
+
+MIN_OPSET = 7
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A model input or output as users see it (shaped like onnxruntime's NodeArg)."""
+    name: str
+    dtype: np.dtype
+    shape: tuple  # ints, and str for symbolic dims
+
+    @property
+    def type(self) -> str:
+        return f"tensor({_ORT_TYPE.get(self.dtype.name, self.dtype.name)})"
+
+    def __repr__(self) -> str:
+        return f"TensorInfo({self.name!r}, {self.dtype.name}, {list(self.shape)})"
+
+
+_ORT_TYPE = {"float32": "float", "float64": "double", "bool": "bool"}
+
+
+@dataclass
+class Signature:
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+    # initializers the model also lists as inputs: weights unless fed
+    overridable: dict[str, TensorInfo] = field(default_factory=dict)
+
+
+def load_model(src) -> onnx.ModelProto:
+    """A ModelProto from a path, bytes, or a ModelProto; clear errors for bad files."""
+    if isinstance(src, onnx.ModelProto):
+        return src
+    if isinstance(src, (bytes, bytearray)):
+        try:
+            return onnx.load_from_string(bytes(src))
+        except Exception as e:
+            raise ModelError(f"cannot parse the given bytes as an ONNX model: {_short(e)}") from None
+    path = os.fspath(src)
+    if not os.path.exists(path):
+        raise ModelError(f"{path}: no such file")
+    try:
+        model = onnx.load(path)
+    except Exception as e:
+        raise ModelError(f"{path}: not a valid ONNX model ({_short(e)})") from None
+    if not model.graph.node and not model.graph.output:
+        raise ModelError(f"{path}: not a valid ONNX model (it has no graph)")
+    return model
+
+
+def _short(e: Exception) -> str:
+    s = str(e).strip().splitlines()
+    return s[0][:200] if s else type(e).__name__
+
+
+def model_opset(model: onnx.ModelProto) -> int:
+    for o in model.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            return int(o.version)
+    raise ModelError("the model imports no version of the default ONNX operator set")
+
+
+def _all_nodes(graph: onnx.GraphProto):
+    for n in graph.node:
+        yield n
+        for a in n.attribute:
+            for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                yield from _all_nodes(sub)
+
+
+def check_support(model: onnx.ModelProto) -> None:
+    """Raise one UnsupportedError naming every unsupported op with its nodes."""
+    opset = model_opset(model)
+    if opset < MIN_OPSET:
+        raise UnsupportedError(f"the model uses opset {opset}; dlc supports opset {MIN_OPSET} and newer "
+                               f"(upgrade it with onnx.version_converter.convert_version)")
+    missing: dict[str, list[str]] = {}
+    for i, n in enumerate(_all_nodes(model.graph)):
+        domain = n.domain or ""
+        version = opset if domain in ("", "ai.onnx") else _domain_version(model, domain)
+        if find_converter(n.op_type, version, "" if domain == "ai.onnx" else domain) is None:
+            key = n.op_type if domain in ("", "ai.onnx") else f"{domain}.{n.op_type}"
+            missing.setdefault(key, []).append(n.name or f"#{i}")
+    if missing:
+        parts = [f"{op} (nodes: {', '.join(names[:5])}{', ...' if len(names) > 5 else ''})"
+                 for op, names in sorted(missing.items())]
+        raise UnsupportedError(f"unsupported ops at opset {opset}: " + "; ".join(parts))
+
+
+def _domain_version(model, domain: str) -> int:
+    for o in model.opset_import:
+        if o.domain == domain:
+            return int(o.version)
+    return 1
+
+
+def _elem_dtype(elem_type: int, where: str) -> np.dtype:
+    try:
+        dt = onnx.helper.tensor_dtype_to_np_dtype(elem_type)
+    except Exception:
+        raise UnsupportedError(f"{where}: element type {onnx.TensorProto.DataType.Name(elem_type)} "
+                               f"is not supported") from None
+    if np.dtype(dt) not in dtypes.SUPPORTED:
+        name = onnx.TensorProto.DataType.Name(elem_type).lower()
+        raise UnsupportedError(f"{where}: dtype {name} is not supported yet "
+                               f"(float32, float64, int8/16/32/64, uint8/16/32/64 and bool are)")
+    return np.dtype(dt)
+
+
+def _input_info(vi: onnx.ValueInfoProto, shapes: Mapping) -> TensorInfo:
+    t = vi.type.tensor_type
+    if not vi.type.HasField("tensor_type"):
+        raise UnsupportedError(f"input {vi.name!r}: only tensor inputs are supported")
+    dt = _elem_dtype(t.elem_type, f"input {vi.name!r}")
+    if vi.name in shapes:
+        shape = tuple(shapes[vi.name])
+    elif not t.HasField("shape"):
+        raise ModelError(f"input {vi.name!r} has no shape in the model; give one "
+                         f"(compile(..., shapes={{{vi.name!r}: (...)}}) or --shape {vi.name}=...)")
+    else:
+        shape = tuple(d.dim_value if d.HasField("dim_value") else
+                      (d.dim_param or f"{vi.name}_d{i}") for i, d in enumerate(t.shape.dim))
+    return TensorInfo(vi.name, dt, shape)
+
+
+def signature_of(model: onnx.ModelProto, shapes: Mapping | None = None) -> Signature:
+    """Inputs the user must feed and initializers they may feed; outputs are
+    filled in by `import_model`."""
+    shapes = dict(shapes or {})
+    inits = {t.name for t in model.graph.initializer}
+    unknown = set(shapes) - {i.name for i in model.graph.input}
+    if unknown:
+        raise ModelError(f"shapes given for unknown inputs: {', '.join(sorted(unknown))} "
+                         f"(inputs: {', '.join(i.name for i in model.graph.input if i.name not in inits)})")
+    sig = Signature([], [])
+    for vi in model.graph.input:
+        info = _input_info(vi, shapes) if vi.name not in inits else None
+        if info is not None:
+            sig.inputs.append(info)
+    init_by_name = {t.name: t for t in model.graph.initializer}
+    for vi in model.graph.input:
+        if vi.name in inits:
+            t = init_by_name[vi.name]
+            sig.overridable[vi.name] = TensorInfo(vi.name, _elem_dtype(t.data_type, f"initializer {vi.name!r}"),
+                                                  tuple(t.dims))
+    return sig
+
+
+def import_model(model: onnx.ModelProto, shapes: Mapping | None = None,
+                 fed_initializers: Sequence[str] = ()) -> tuple[Graph, Signature]:
+    """Convert `model` to an IR Graph. Graph inputs are the model's inputs
+    in order, then the `fed_initializers` (initializers the caller feeds)."""
+    check_support(model)
+    opset = model_opset(model)
+    sig = signature_of(model, shapes)
+    g = Graph(model.graph.name or "main")
+    env: dict[str, Value] = {}
+    for info in sig.inputs:
+        env[info.name] = g.add_input(info.name, info.dtype, info.shape)
+    fed = set(fed_initializers)
+    for t in model.graph.initializer:
+        if t.name in fed:
+            continue
+        _elem_dtype(t.data_type, f"initializer {t.name!r}")
+        try:
+            arr = numpy_helper.to_array(t)
+        except Exception as e:
+            raise ModelError(f"initializer {t.name!r} cannot be read: {_short(e)}") from None
+        env[t.name] = g.const(arr, name=t.name)
+    for name in fed_initializers:
+        info = sig.overridable[name]
+        env[name] = g.add_input(name, info.dtype, info.shape)
+    cx = Context(g)
+    for i, proto in enumerate(model.graph.node):
+        _convert_node(cx, proto, env, opset, i)
+    for vi in model.graph.output:
+        if vi.name not in env:
+            raise ModelError(f"graph output {vi.name!r} is not produced by any node")
+        g.outputs.append(env[vi.name])
+    sig.outputs = [TensorInfo(vi.name, v.dtype, v.shape) for vi, v in zip(model.graph.output, g.outputs)]
+    return g, sig
+
+
+def _convert_node(cx: Context, proto: onnx.NodeProto, env: dict, opset: int, index: int) -> None:
+    inputs = []
+    for name in proto.input:
+        if name == "":
+            inputs.append(None)
+        elif name not in env:
+            raise ModelError(f"{proto.op_type} node {proto.name or index!r} uses {name!r}, "
+                             f"which no earlier node, input or initializer defines")
+        else:
+            inputs.append(env[name])
+    node = ONode(proto, inputs, opset, index)
+    conv = find_converter(node.op_type, opset, node.domain)
+    cx.node = node
+    first_new = len(cx.g.nodes)
+    try:
+        res = conv(cx, node)
+    except DLCError:
+        raise
+    except Exception as e:
+        raise ModelError(f"{node.op_type} node {node.name!r}: conversion failed: {type(e).__name__}: {e}") from e
+    res = list(res) if isinstance(res, (list, tuple)) else [res]
+    created = {v for n in cx.g.nodes[first_new:] for v in n.outputs}
+    for i, name in enumerate(node.output_names):
+        if name == "":
+            continue
+        if i >= len(res) or res[i] is None:
+            raise node.error(f"output {i} ({name!r}) is not supported")
+        v = res[i]
+        if v in created:   # made-up values take their ONNX name
+            cx.g._used.discard(v.name)
+            v.name = cx.g.fresh_name(name)
+        env[name] = v

@@ -1,0 +1,167 @@
+"""Converters: elementwise math, activations, logic, Cast, Clip, Where,
+variadic Sum/Mean/Min/Max, and the pass-through ops (Identity, Dropout)."""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+
+from ...ir import dtypes
+from ...ir.errors import UnsupportedError
+from .registry import converter
+
+_UNARY = {
+    "Abs": "abs", "Neg": "neg", "Sqrt": "sqrt", "Reciprocal": "reciprocal", "Exp": "exp", "Log": "log",
+    "Erf": "erf", "Floor": "floor", "Ceil": "ceil", "Round": "round", "Sign": "sign", "Sin": "sin",
+    "Cos": "cos", "Tan": "tan", "Tanh": "tanh", "Asin": "asin", "Acos": "acos", "Atan": "atan",
+    "Sinh": "sinh", "Cosh": "cosh", "Asinh": "asinh", "Acosh": "acosh", "Atanh": "atanh", "Not": "not",
+    "IsNaN": "isnan", "Sigmoid": "sigmoid", "Relu": "relu", "Softplus": "softplus", "Softsign": "softsign",
+    "HardSwish": "hard_swish", "Mish": "mish", "BitwiseNot": "bitwise_not",
+}
+# op type -> (IR op, the attributes it forwards)
+_UNARY_ATTRS = {
+    "LeakyRelu": ("leaky_relu", ("alpha",)), "Elu": ("elu", ("alpha",)), "Celu": ("celu", ("alpha",)),
+    "Selu": ("selu", ("alpha", "gamma")), "HardSigmoid": ("hard_sigmoid", ("alpha", "beta")),
+    "ThresholdedRelu": ("thresholded_relu", ("alpha",)), "Shrink": ("shrink", ("bias", "lambd")),
+    "IsInf": ("isinf", ("detect_positive", "detect_negative")), "Gelu": ("gelu", ("approximate",)),
+}
+_BINARY = {
+    "Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Equal": "equal", "Less": "less",
+    "Greater": "greater", "LessOrEqual": "less_equal", "GreaterOrEqual": "greater_equal", "And": "and",
+    "Or": "or", "Xor": "xor", "BitwiseAnd": "bitwise_and", "BitwiseOr": "bitwise_or",
+    "BitwiseXor": "bitwise_xor",
+}
+
+
+def _unary(ir_op, attr_names=()):
+    def convert(cx, n):
+        return cx.op(ir_op, [n.need(0)], **{a: n.attr(a) for a in attr_names})
+    return convert
+
+
+def _binary(ir_op):
+    def convert(cx, n):
+        return cx.op(ir_op, [n.need(0), n.need(1)])
+    return convert
+
+
+for _t, _op in _UNARY.items():
+    converter(_t)(_unary(_op))
+for _t, (_op, _attrs) in _UNARY_ATTRS.items():
+    converter(_t)(_unary(_op, _attrs))
+for _t, _op in _BINARY.items():
+    converter(_t)(_binary(_op))
+
+
+@converter("Pow")
+def pow_(cx, n):
+    x, y = n.need(0), n.need(1)
+    return cx.op("pow", [x, cx.cast(y, x.dtype)])
+
+
+@converter("Mod")
+def mod(cx, n):
+    return cx.op("mod", [n.need(0), n.need(1)], fmod=int(n.attr("fmod", 0)))
+
+
+@converter("BitShift")
+def bitshift(cx, n):
+    return cx.op("bitshift", [n.need(0), n.need(1)], direction=n.attr("direction"))
+
+
+@converter("PRelu")
+def prelu(cx, n):
+    return cx.op("prelu", [n.need(0), n.need(1)])
+
+
+@converter("Where")
+def where(cx, n):
+    return cx.op("where", [n.need(0), n.need(1), n.need(2)])
+
+
+def _variadic(ir_op, mean=False):
+    def convert(cx, n):
+        vals = [v for v in n.inputs if v is not None]
+        if not vals:
+            raise n.error("needs at least one input")
+        acc = vals[0]
+        for v in vals[1:]:
+            acc = cx.op(ir_op, [acc, v])
+        if mean:
+            acc = cx.op("div", [acc, cx.const(np.array(len(vals), acc.dtype))])
+        return acc if len(vals) > 1 or mean else cx.op("copy", [acc])
+    return convert
+
+
+converter("Sum")(_variadic("add"))
+converter("Mean")(_variadic("add", mean=True))
+converter("Min")(_variadic("min"))
+converter("Max")(_variadic("max"))
+
+
+def onnx_dtype(n, elem_type: int) -> np.dtype:
+    try:
+        dt = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(int(elem_type)))
+    except Exception:
+        dt = None
+    if dt is None or dt not in dtypes.SUPPORTED:
+        name = onnx.TensorProto.DataType.Name(int(elem_type)).lower()
+        raise n.error(f"dtype {name} is not supported yet", UnsupportedError)
+    return dt
+
+
+@converter("Cast")
+def cast(cx, n):
+    return cx.op("cast", [n.need(0)], to=onnx_dtype(n, n.attr("to")))
+
+
+@converter("CastLike")
+def cast_like(cx, n):
+    return cx.op("cast", [n.need(0)], to=n.need(1).dtype)
+
+
+@converter("Clip", since=6)
+def clip_v6(cx, n):
+    x = n.need(0)
+    lo, hi = n.attr("min", -3.4028234663852886e38), n.attr("max", 3.4028234663852886e38)
+    x = cx.op("max", [x, cx.const(np.array(lo, x.dtype))])
+    return cx.op("min", [x, cx.const(np.array(hi, x.dtype))])
+
+
+@converter("Clip", since=11)
+def clip_v11(cx, n):
+    x, lo, hi = n.need(0), n.input(1), n.input(2)
+    if lo is not None:
+        x = cx.op("max", [x, lo])
+    if hi is not None:
+        x = cx.op("min", [x, hi])
+    return x if lo is not None or hi is not None else cx.op("copy", [x])
+
+
+@converter("Identity")
+def identity(cx, n):
+    return n.need(0)
+
+
+@converter("Dropout")
+def dropout(cx, n):
+    x = n.need(0)
+    training = n.input(2)
+    if training is not None and (training.const is None or bool(training.const)):
+        raise n.error("training-mode Dropout cannot be compiled for inference", UnsupportedError)
+    outs = [x]
+    if n.wants_output(1):   # the mask: all True at inference
+        outs.append(cx.op("expand", [cx.const(np.array(True)), cx.op("shape", [x])]))
+    return outs
+
+
+@converter("Constant")
+def constant(cx, n):
+    for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
+        if key in n.proto_attrs:
+            v = n.attrs[key]
+            arr = np.asarray(v, dtype=np.float32 if "float" in key else np.int64 if "int" in key else None)
+            if arr.dtype not in dtypes.SUPPORTED:
+                raise n.error(f"dtype {arr.dtype.name} is not supported yet", UnsupportedError)
+            return cx.g.const(arr, name=n.output_names[0])
+    raise n.error(f"only tensor, float(s) and int(s) constants are supported "
+                  f"(got {', '.join(sorted(n.proto_attrs)) or 'no value'})", UnsupportedError)

@@ -1,0 +1,282 @@
+"""CompiledModel: what `dlc.compile` returns and `dlc.load` restores.
+
+It validates feeds against the model's signature, picks (or compiles) the
+Executable for the feeds' shape signature, and makes one native call.
+Symbolic dims are specialized to the shapes seen at run time; each shape
+signature compiles once and is cached.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from . import __version__
+from .compiler import GENERIC_PASSES, Options, build, check_target, specialize
+from .codegen.llvm import jit
+from .frontends.onnx import Signature, TensorInfo, import_model, load_model
+from .ir import Graph
+from .ir.errors import ArtifactError, InputError
+from .ir.passes import run_passes
+from .runtime.artifact import read_artifact, write_artifact
+from .runtime.executable import ExecMeta, Executable
+
+
+class OnnxSource:
+    """Builds the generic graph of an ONNX model, for a set of fed initializers."""
+
+    def __init__(self, model, shapes: Mapping | None = None):
+        self.model = load_model(model)
+        self.shapes = dict(shapes or {})
+
+    def build(self, fed: tuple[str, ...] = ()) -> tuple[Graph, Signature]:
+        return import_model(self.model, self.shapes, fed)
+
+    def to_bytes(self) -> bytes:
+        return self.model.SerializeToString()
+
+
+Key = tuple[tuple[tuple[int, ...], ...], tuple[str, ...]]
+
+
+def _dims_str(shape) -> str:
+    return "[" + ",".join(str(d) for d in shape) + "]"
+
+
+class CompiledModel:
+    def __init__(self, source: OnnxSource | None, signature: Signature, options: Options,
+                 generic: dict[tuple[str, ...], Graph] | None = None):
+        self._source = source
+        self._signature = signature
+        self._options = options
+        self._generic = dict(generic or {})
+        self._exes: dict[Key, Executable] = {}
+        self._lock = threading.RLock()
+        self._in_index = {info.name: i for i, info in enumerate(signature.inputs)}
+        self._out_index = {info.name: i for i, info in enumerate(signature.outputs)}
+
+    # ------------------------------------------------------------ describe
+    @property
+    def inputs(self) -> list[TensorInfo]:
+        return list(self._signature.inputs)
+
+    @property
+    def outputs(self) -> list[TensorInfo]:
+        return list(self._signature.outputs)
+
+    def get_inputs(self) -> list[TensorInfo]:   # onnxruntime's spelling
+        return self.inputs
+
+    def get_outputs(self) -> list[TensorInfo]:
+        return self.outputs
+
+    @property
+    def target(self) -> str:
+        return self._options.target
+
+    @property
+    def compiled_shapes(self) -> list[Key]:
+        return list(self._exes)
+
+    def __repr__(self) -> str:
+        ins = ", ".join(f"{i.name}: {i.dtype.name}{_dims_str(i.shape)}" for i in self.inputs)
+        outs = ", ".join(f"{o.name}: {o.dtype.name}{_dims_str(o.shape)}" for o in self.outputs)
+        return f"<dlc.CompiledModel ({ins}) -> ({outs}), target={self.target}, {len(self._exes)} compiled shape(s)>"
+
+    # ---------------------------------------------------------------- feeds
+    def _bind(self, feeds: Mapping[str, object]) -> tuple[Key, list[np.ndarray]]:
+        sig = self._signature
+        unknown = [k for k in feeds if k not in self._in_index and k not in sig.overridable]
+        if unknown:
+            raise InputError(f"unknown input {unknown[0]!r}; the model's inputs are: "
+                             f"{', '.join(i.name for i in sig.inputs)}")
+        missing = [i for i in sig.inputs if i.name not in feeds]
+        if missing:
+            i = missing[0]
+            raise InputError(f"missing input {i.name!r} ({i.dtype.name}{_dims_str(i.shape)})")
+        fed = tuple(sorted(k for k in feeds if k in sig.overridable))
+        infos = sig.inputs + [sig.overridable[k] for k in fed]
+        arrays, symbols = [], {}
+        for info in infos:
+            arrays.append(_check_input(info, feeds[info.name], symbols, bool(fed) and info.name in fed))
+        key = (tuple(a.shape for a in arrays), fed)
+        return key, arrays
+
+    # ------------------------------------------------------------------ run
+    def executable(self, key: Key) -> Executable:
+        exe = self._exes.get(key)
+        if exe is not None:
+            return exe
+        with self._lock:
+            if key not in self._exes:
+                shapes, fed = key
+                graph = self._generic_graph(fed)
+                _, self._exes[key] = build(specialize(graph, shapes), self._options)
+            return self._exes[key]
+
+    def _generic_graph(self, fed: tuple[str, ...]) -> Graph:
+        if fed not in self._generic:
+            if self._source is None:
+                raise ArtifactError("this artifact was saved without its source model, so it can only run "
+                                    "the shapes it was compiled for: "
+                                    + "; ".join(str([list(s) for s in k[0]]) for k in self._exes))
+            g, _ = self._source.build(fed)
+            self._generic[fed] = run_passes(g, GENERIC_PASSES, check=self._options.check)
+        return self._generic[fed]
+
+    def run(self, output_names: Sequence[str] | None, input_feed: Mapping[str, object],
+            run_options=None) -> list[np.ndarray]:
+        """onnxruntime's contract: a list of numpy arrays, one per requested output."""
+        if not isinstance(input_feed, Mapping):
+            raise InputError("run() takes the feeds as a dict {input name: array}")
+        if output_names is not None:
+            bad = [n for n in output_names if n not in self._out_index]
+            if bad:
+                raise InputError(f"unknown output {bad[0]!r}; the model's outputs are: "
+                                 f"{', '.join(o.name for o in self.outputs)}")
+        key, arrays = self._bind(input_feed)
+        outs = self.executable(key).run(arrays)
+        if output_names is None:
+            return outs
+        return [outs[self._out_index[n]] for n in output_names]
+
+    def __call__(self, *args, **kwargs):
+        """Positional (model input order) and/or keyword feeds; one output is
+        returned as an array, several as a tuple."""
+        if len(args) > len(self.inputs):
+            raise InputError(f"the model takes {len(self.inputs)} inputs, got {len(args)} positional arguments")
+        feeds = {info.name: a for info, a in zip(self.inputs, args)}
+        for k, v in kwargs.items():
+            if k in feeds:
+                raise InputError(f"input {k!r} given twice")
+            feeds[k] = v
+        outs = self.run(None, feeds)
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+    # ---------------------------------------------------------- artifacts
+    def save(self, path, include_source: bool | None = None) -> None:
+        """Write the compiled code, weights and signature to `path`. The source
+        model is included (so new shapes can still compile after loading) when
+        the model has symbolic dims or overridable initializers, unless
+        ``include_source`` says otherwise."""
+        if include_source is None:
+            include_source = bool(self._signature.overridable) or any(
+                isinstance(d, str) for i in self.inputs for d in i.shape)
+        if not self._exes and not include_source:
+            raise ArtifactError("nothing to save: no shape has been compiled yet (run the model once, "
+                                "or compile with shapes=...)")
+        h = jit.host()
+        manifest = {
+            "dlc_version": __version__,
+            "host": {"triple": h.triple, "cpu": h.cpu, "features": h.features},
+            "target": self.target,
+            "signature": _signature_json(self._signature),
+            "specializations": [],
+            "source": "model.onnx" if include_source and self._source is not None else None,
+        }
+        members: dict[str, bytes] = {}
+        for i, (key, exe) in enumerate(self._exes.items()):
+            shapes, fed = key
+            manifest["specializations"].append({
+                "shapes": [list(s) for s in shapes], "fed": list(fed), "meta": exe.meta.to_json(),
+                "object": f"spec{i}.o", "weights": f"spec{i}.weights"})
+            members[f"spec{i}.o"] = exe.object_code
+            members[f"spec{i}.weights"] = exe.weights.tobytes()
+        if manifest["source"]:
+            members["model.onnx"] = self._source.to_bytes()
+        write_artifact(path, manifest, members)
+
+    @classmethod
+    def load(cls, path) -> "CompiledModel":
+        manifest, members = read_artifact(path)
+        if manifest.get("target") != "cpu":
+            raise ArtifactError(f"{path}: compiled for target {manifest.get('target')!r}, "
+                                f"which this dlc cannot run")
+        saved = jit.HostTarget(**manifest["host"])
+        missing = jit.host().missing_features(saved)
+        if saved.triple != jit.host().triple or missing:
+            raise ArtifactError(f"{path}: compiled for {saved.triple} ({saved.cpu}); this machine is "
+                                f"{jit.host().triple} ({jit.host().cpu})"
+                                + (f" and lacks CPU features {', '.join(missing[:8])}" if missing else "")
+                                + "; recompile the model here")
+        sig = _signature_from_json(manifest["signature"])
+        source = OnnxSource(members["model.onnx"]) if manifest.get("source") else None
+        model = cls(source, sig, Options(target="cpu"))
+        for spec in manifest["specializations"]:
+            key = (tuple(tuple(s) for s in spec["shapes"]), tuple(spec["fed"]))
+            weights = np.frombuffer(members[spec["weights"]], np.uint8)
+            model._exes[key] = Executable(ExecMeta.from_json(spec["meta"]), members[spec["object"]], weights)
+        return model
+
+
+def _check_input(info: TensorInfo, value, symbols: dict, fed_initializer: bool) -> np.ndarray:
+    what = f"{'initializer' if fed_initializer else 'input'} {info.name!r}"
+    if isinstance(value, np.ndarray):
+        arr = value
+        if arr.dtype != info.dtype:
+            raise InputError(f"{what}: expected dtype {info.dtype.name}, got {arr.dtype.name}")
+    else:
+        try:
+            arr = np.asarray(value, dtype=info.dtype)
+        except (TypeError, ValueError) as e:
+            raise InputError(f"{what}: cannot convert {type(value).__name__} to a {info.dtype.name} array: {e}") \
+                from None
+    if fed_initializer:
+        return np.ascontiguousarray(arr)
+    if arr.ndim != len(info.shape):
+        raise InputError(f"{what}: expected {len(info.shape)} dims {_dims_str(info.shape)}, "
+                         f"got {arr.ndim} dims {_dims_str(arr.shape)}")
+    for axis, (want, got) in enumerate(zip(info.shape, arr.shape)):
+        if isinstance(want, str):
+            seen = symbols.setdefault(want, (got, info.name))
+            if seen[0] != got:
+                raise InputError(f"{what}: dim {axis} ({want!r}) is {got}, but it is {seen[0]} "
+                                 f"in input {seen[1]!r}")
+        elif want != got:
+            raise InputError(f"{what}: dim {axis} must be {want}, got {got} "
+                             f"(expected shape {_dims_str(info.shape)}, got {_dims_str(arr.shape)})")
+    return np.ascontiguousarray(arr)
+
+
+def _info_json(i: TensorInfo) -> dict:
+    return {"name": i.name, "dtype": i.dtype.name, "shape": list(i.shape)}
+
+
+def _info_from_json(d: dict) -> TensorInfo:
+    return TensorInfo(d["name"], np.dtype(d["dtype"]), tuple(d["shape"]))
+
+
+def _signature_json(s: Signature) -> dict:
+    return {"inputs": [_info_json(i) for i in s.inputs], "outputs": [_info_json(o) for o in s.outputs],
+            "overridable": [_info_json(o) for o in s.overridable.values()]}
+
+
+def _signature_from_json(d: dict) -> Signature:
+    return Signature([_info_from_json(i) for i in d["inputs"]], [_info_from_json(o) for o in d["outputs"]],
+                     {o["name"]: _info_from_json(o) for o in d["overridable"]})
+
+
+def compile(model, target: str = "cpu", shapes: Mapping[str, Sequence[int]] | None = None,
+            dump_dir: str | None = None, check: bool = False) -> CompiledModel:
+    """Compile an ONNX model (a path, bytes, or an onnx.ModelProto).
+
+    ``shapes`` fixes input shapes at compile time ({name: dims}). Inputs
+    whose shapes are all known compile now; otherwise each new shape
+    signature compiles at its first call. ``dump_dir`` receives the graph
+    after each pass, the kernels, LLVM IR before and after optimization and
+    assembly. ``check`` verifies the graph after every pass.
+    """
+    options = Options(target=check_target(target), dump_dir=dump_dir, check=check)
+    source = OnnxSource(model, shapes)
+    graph, sig = source.build()
+    graph = run_passes(graph, GENERIC_PASSES, check=check, dump_dir=dump_dir, prefix="generic_")
+    cm = CompiledModel(source, sig, options, {(): graph})
+    if all(isinstance(d, int) for i in sig.inputs for d in i.shape):
+        cm.executable((tuple(tuple(i.shape) for i in sig.inputs), ()))
+    return cm
+
+
+def load(path) -> CompiledModel:
+    """Load a model saved with `CompiledModel.save`, without recompiling."""
+    return CompiledModel.load(path)

@@ -1,0 +1,44 @@
+"""Reference interpreter: run a graph node by node with each op's numpy
+`ref`. It is the oracle for compiled code and the engine of constant folding."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .errors import DLCError, ExecutionError
+from .graph import Graph, Node, Value
+
+
+def run_node(node: Node, args: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+    """Evaluate one node on numpy arrays; outputs are cast to the node's output dtypes."""
+    try:
+        with np.errstate(all="ignore"):
+            res = node.opdef.ref(*args, **node.attrs)
+    except DLCError:
+        raise
+    except Exception as e:
+        raise ExecutionError(f"{node.where}: reference evaluation failed: {e}") from e
+    res = list(res) if isinstance(res, (tuple, list)) else [res]
+    return [np.asarray(r, dtype=v.dtype).reshape(r.shape if hasattr(r, "shape") else ())
+            for r, v in zip(res, node.outputs)]
+
+
+def interpret(g: Graph, feeds: Sequence[np.ndarray], keep: bool = False) -> list[np.ndarray] | dict:
+    """Run `g` on `feeds` (in input order). With ``keep``, return every
+    computed Value's array (a dict keyed by Value), for debugging."""
+    env: dict[Value, np.ndarray] = {}
+    if len(feeds) != len(g.inputs):
+        raise ExecutionError(f"graph has {len(g.inputs)} inputs, got {len(feeds)} feeds")
+    for v, a in zip(g.inputs, feeds):
+        env[v] = np.asarray(a, dtype=v.dtype)
+
+    def get(v: Value | None):
+        if v is None:
+            return None
+        return v.const if v.is_const else env[v]
+
+    for n in g.nodes:
+        for v, a in zip(n.outputs, run_node(n, [get(v) for v in n.inputs])):
+            env[v] = a
+    return env if keep else [np.array(get(v)) for v in g.outputs]

@@ -1,0 +1,70 @@
+"""OpDef: everything about one IR op in one place.
+
+    relu = OpDef("relu", kind=ELEMWISE, infer=same_as_input,
+                 ref=lambda x: np.maximum(x, 0),
+                 scalar=lambda k, x: k.select(x < 0, k.zero(x.dtype), x))
+
+- ``infer(ins, **attrs)``: output (dtype, shape), or a list of them. ``ins``
+  are Values (``.dtype``, ``.shape``, ``.const`` when known at compile time).
+- ``ref(*arrays, **attrs)``: numpy semantics, the oracle for tests and the
+  constant folder. Returns an array or a tuple of arrays.
+- ``scalar(k, *exprs, **attrs)``: for elementwise ops, the formula of one
+  output element in kernel IR; codegen builds the loop nest around it.
+- ``lower(k, ins, outs, **attrs)``: for every other op, the loop nest itself,
+  written with the KernelBuilder `k` over kernel Buffers.
+- ``vjp``: the gradient rule (training).
+- ``static_inputs``: inputs that must be compile-time constants when the op
+  is lowered (a Reshape's target shape, a Slice's starts...).
+- ``fold(ins, **attrs)``: for ops whose result can be known without their
+  inputs' data (``shape``, ``size``): the output array(s), or None.
+
+``kind`` is what fusion reads:
+elemwise (same-shape scalar formula), broadcast (scalar formula with numpy
+broadcasting), injective (each output element copies one input element),
+reduce, out_fusable (matmul/conv: can take an elementwise epilogue), view
+(no data movement: the output aliases the input), opaque.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import UnsupportedError
+
+ELEMWISE, BROADCAST, INJECTIVE, REDUCE = "elemwise", "broadcast", "injective", "reduce"
+OUT_FUSABLE, VIEW, OPAQUE = "out_fusable", "view", "opaque"
+KINDS = (ELEMWISE, BROADCAST, INJECTIVE, REDUCE, OUT_FUSABLE, VIEW, OPAQUE)
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    kind: str
+    infer: Callable
+    ref: Callable
+    scalar: Callable | None = None
+    lower: Callable | None = None
+    vjp: Callable | None = None
+    static_inputs: tuple[int, ...] = ()
+    fold: Callable | None = None
+    doc: str = ""
+
+    def __post_init__(self):
+        assert self.kind in KINDS, self.kind
+
+
+REGISTRY: dict[str, OpDef] = {}
+
+
+def register(*ops: OpDef) -> None:
+    for op in ops:
+        if op.name in REGISTRY:
+            raise ValueError(f"op {op.name} registered twice")
+        REGISTRY[op.name] = op
+
+
+def get_op(name: str) -> OpDef:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UnsupportedError(f"unknown IR op {name!r}") from None

@@ -1,0 +1,246 @@
+"""Elementwise ops: unary math and activations, binary arithmetic and logic
+with numpy broadcasting, ``where`` and ``cast``. Each is a numpy reference
+plus a scalar formula in kernel IR; codegen supplies the loop nest."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import dtypes
+from ..errors import ShapeError
+from ..shapes import broadcast
+from .base import BROADCAST, ELEMWISE, OpDef, register
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def np_erf(x: np.ndarray) -> np.ndarray:
+    return _erf(x).astype(x.dtype) if x.size else x.copy()
+
+
+# --------------------------------------------------------------- type rules
+def _check_kind(x, kinds: str, op: str) -> None:
+    if x.dtype.kind not in kinds:
+        want = {"f": "a float", "iu": "an integer", "b": "a bool", "iuf": "a numeric",
+                "fi": "a signed numeric", "iub": "an integer or bool"}.get(kinds, kinds)
+        raise ShapeError(f"{op} expects {want} input, got {x.dtype.name}")
+
+
+def unary_infer(kinds: str, op: str, out=None):
+    def infer(ins, **_):
+        x = ins[0]
+        _check_kind(x, kinds, op)
+        return (np.dtype(out) if out else x.dtype), x.shape
+    return infer
+
+
+def binary_infer(kinds: str, op: str, out=None):
+    def infer(ins, **_):
+        a, b = ins
+        if a.dtype != b.dtype:
+            raise ShapeError(f"{op}: input dtypes differ ({a.dtype.name} vs {b.dtype.name})")
+        _check_kind(a, kinds, op)
+        return (np.dtype(out) if out else a.dtype), broadcast(a.shape, b.shape)
+    return infer
+
+
+def _unary(name, ref, scalar, kinds="f", out=None, **kw):
+    register(OpDef(name, ELEMWISE, unary_infer(kinds, name, out), ref, scalar=scalar, **kw))
+
+
+def _binary(name, ref, scalar, kinds="iuf", out=None, **kw):
+    register(OpDef(name, BROADCAST, binary_infer(kinds, name, out), ref, scalar=scalar, **kw))
+
+
+# ---------------------------------------------------------------- unary math
+_unary("copy", lambda x: x.copy(), lambda k, x: x, kinds="iufb",
+       doc="a real copy (e.g. a graph output that is also an input)")
+_unary("neg", np.negative, lambda k, x: -x, kinds="if")
+_unary("abs", np.abs, lambda k, x: k.abs(x), kinds="iuf")
+_unary("sign", np.sign, lambda k, x: k.cast(x > 0, x.dtype) - k.cast(x < 0, x.dtype), kinds="iuf")
+_unary("sqrt", np.sqrt, lambda k, x: k.sqrt(x))
+_unary("reciprocal", lambda x: np.reciprocal(x), lambda k, x: 1 / x)
+_unary("exp", np.exp, lambda k, x: k.exp(x))
+_unary("log", np.log, lambda k, x: k.log(x))
+_unary("erf", np_erf, lambda k, x: k.erf(x))
+_unary("floor", np.floor, lambda k, x: k.floor(x))
+_unary("ceil", np.ceil, lambda k, x: k.ceil(x))
+_unary("round", np.round, lambda k, x: k.round(x))  # half to even, as ONNX
+for _name in ("sin", "cos", "tan", "tanh", "sinh", "cosh"):
+    _unary(_name, getattr(np, _name), (lambda op: lambda k, x: getattr(k, op)(x))(_name))
+for _name, _np in (("asin", np.arcsin), ("acos", np.arccos), ("atan", np.arctan),
+                   ("asinh", np.arcsinh), ("acosh", np.arccosh), ("atanh", np.arctanh)):
+    _unary(_name, _np, (lambda op: lambda k, x: getattr(k, op)(x))(_name))
+_unary("not", np.logical_not, lambda k, x: k.not_(x), kinds="b")
+_unary("bitwise_not", np.invert, lambda k, x: k.not_(x), kinds="iu")
+_unary("isnan", np.isnan, lambda k, x: k.isnan(x), out="bool")
+
+
+def _isinf_ref(x, detect_positive=1, detect_negative=1):
+    return (np.isposinf(x) & bool(detect_positive)) | (np.isneginf(x) & bool(detect_negative))
+
+
+def _isinf_scalar(k, x, detect_positive=1, detect_negative=1):
+    inf = k.const(np.inf, x.dtype)
+    pos, neg = k.eq(x, inf), k.eq(x, -inf)
+    return (pos if detect_positive else k.const(False, "bool")) | (neg if detect_negative else k.const(False, "bool"))
+
+
+_unary("isinf", _isinf_ref, _isinf_scalar, out="bool")
+
+
+def _cast_infer(ins, to):
+    return dtypes.check(to, "cast"), ins[0].shape
+
+
+register(OpDef("cast", ELEMWISE, _cast_infer, lambda x, to: x.astype(to),
+               scalar=lambda k, x, to: k.cast(x, to)))
+
+
+# ----------------------------------------------------------- activations
+def _sigmoid_ref(x):
+    return (1 / (1 + np.exp(-x))).astype(x.dtype)
+
+
+def _softplus(k, x):  # log(1 + e^x) without overflow
+    return k.max(x, k.zero(x.dtype)) + k.log1p(k.exp(-k.abs(x)))
+
+
+def _softplus_ref(x):
+    return (np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))).astype(x.dtype)
+
+
+_unary("sigmoid", _sigmoid_ref, lambda k, x: 1 / (1 + k.exp(-x)))
+_unary("relu", lambda x: np.maximum(x, x.dtype.type(0)),
+       lambda k, x: k.select(x < 0, k.zero(x.dtype), x), kinds="iuf")
+_unary("leaky_relu", lambda x, alpha=0.01: np.where(x < 0, x * x.dtype.type(alpha), x),
+       lambda k, x, alpha=0.01: k.select(x < 0, x * alpha, x))
+_unary("elu", lambda x, alpha=1.0: np.where(x < 0, alpha * np.expm1(x), x).astype(x.dtype),
+       lambda k, x, alpha=1.0: k.select(x < 0, alpha * k.expm1(x), x))
+_unary("celu", lambda x, alpha=1.0: (np.maximum(x, 0) + np.minimum(0, alpha * np.expm1(x / alpha))).astype(x.dtype),
+       lambda k, x, alpha=1.0: k.max(x, 0) + k.min(k.zero(x.dtype), alpha * k.expm1(x / alpha)))
+_unary("selu",
+       lambda x, alpha=1.67326319217681884765625, gamma=1.05070102214813232421875:
+       np.where(x <= 0, gamma * alpha * np.expm1(x), gamma * x).astype(x.dtype),
+       lambda k, x, alpha=1.67326319217681884765625, gamma=1.05070102214813232421875:
+       k.select(x <= 0, (gamma * alpha) * k.expm1(x), gamma * x))
+_unary("hard_sigmoid",
+       lambda x, alpha=0.2, beta=0.5: np.clip(alpha * x + beta, 0, 1).astype(x.dtype),
+       lambda k, x, alpha=0.2, beta=0.5: k.clamp(alpha * x + beta, k.zero(x.dtype), k.one(x.dtype)))
+_unary("hard_swish",
+       lambda x: (x * np.clip(x / 6 + 0.5, 0, 1)).astype(x.dtype),
+       lambda k, x: x * k.clamp(x * (1 / 6) + 0.5, k.zero(x.dtype), k.one(x.dtype)))
+_unary("softplus", _softplus_ref, _softplus)
+_unary("softsign", lambda x: x / (1 + np.abs(x)), lambda k, x: x / (1 + k.abs(x)))
+_unary("mish", lambda x: (x * np.tanh(_softplus_ref(x))).astype(x.dtype),
+       lambda k, x: x * k.tanh(_softplus(k, x)))
+_unary("thresholded_relu", lambda x, alpha=1.0: np.where(x > alpha, x, 0).astype(x.dtype),
+       lambda k, x, alpha=1.0: k.select(x > alpha, x, k.zero(x.dtype)))
+_unary("shrink",
+       lambda x, bias=0.0, lambd=0.5: np.where(x < -lambd, x + bias, np.where(x > lambd, x - bias, 0)).astype(x.dtype),
+       lambda k, x, bias=0.0, lambd=0.5: k.select(x < -lambd, x + bias,
+                                                  k.select(x > lambd, x - bias, k.zero(x.dtype))),
+       kinds="iuf")
+
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+
+
+def _gelu_ref(x, approximate="none"):
+    if approximate == "tanh":
+        y = 0.5 * x * (1 + np.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)))
+    else:
+        y = 0.5 * x * (1 + np_erf(x / math.sqrt(2)))
+    return y.astype(x.dtype)
+
+
+def _gelu(k, x, approximate="none"):
+    if approximate == "tanh":
+        return 0.5 * x * (1 + k.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)))
+    return 0.5 * x * (1 + k.erf(x * (1 / math.sqrt(2))))
+
+
+_unary("gelu", _gelu_ref, _gelu)
+
+
+# ------------------------------------------------------------------ binary
+def _int_div(a, b):
+    """C-style truncating integer division; x/0 gives 0 (no trap)."""
+    with np.errstate(all="ignore"):
+        safe = np.where(b == 0, 1, b)
+        q = np.abs(a) // np.abs(safe)
+        q = np.where((a < 0) != (safe < 0), -q, q).astype(a.dtype) if a.dtype.kind == "i" else a // safe
+        return np.where(b == 0, 0, q).astype(np.result_type(a, b))
+
+
+def _div_ref(a, b):
+    return _int_div(a, b) if a.dtype.kind in "iu" else np.divide(a, b)
+
+
+def _mod_ref(a, b, fmod=0):
+    if fmod or a.dtype.kind == "f":
+        with np.errstate(all="ignore"):
+            return np.fmod(a, b) if a.dtype.kind == "f" else np.where(b == 0, 0, np.fmod(a, np.where(b == 0, 1, b)))
+    return np.where(b == 0, 0, np.mod(a, np.where(b == 0, 1, b))).astype(a.dtype)
+
+
+def _mod(k, a, b, fmod=0):
+    return k.rem(a, b) if fmod or a.dtype.kind == "f" else k.floormod(a, b)
+
+
+def _pow_ref(a, b):
+    if a.dtype.kind in "iu":
+        return np.power(a.astype(np.float64), b.astype(np.float64)).astype(a.dtype)
+    return np.power(a, b)
+
+
+_binary("add", np.add, lambda k, a, b: a + b)
+_binary("sub", np.subtract, lambda k, a, b: a - b)
+_binary("mul", np.multiply, lambda k, a, b: a * b)
+_binary("div", _div_ref, lambda k, a, b: a / b)
+_binary("mod", _mod_ref, _mod)
+_binary("pow", _pow_ref, lambda k, a, b: k.pow(a, b))
+_binary("min", np.minimum, lambda k, a, b: k.min(a, b), kinds="iufb")
+_binary("max", np.maximum, lambda k, a, b: k.max(a, b), kinds="iufb")
+_binary("equal", np.equal, lambda k, a, b: k.eq(a, b), kinds="iufb", out="bool")
+_binary("less", np.less, lambda k, a, b: a < b, kinds="iufb", out="bool")
+_binary("less_equal", np.less_equal, lambda k, a, b: a <= b, kinds="iufb", out="bool")
+_binary("greater", np.greater, lambda k, a, b: a > b, kinds="iufb", out="bool")
+_binary("greater_equal", np.greater_equal, lambda k, a, b: a >= b, kinds="iufb", out="bool")
+_binary("and", np.logical_and, lambda k, a, b: a & b, kinds="b")
+_binary("or", np.logical_or, lambda k, a, b: a | b, kinds="b")
+_binary("xor", np.logical_xor, lambda k, a, b: k.xor(a, b), kinds="b")
+_binary("bitwise_and", np.bitwise_and, lambda k, a, b: a & b, kinds="iu")
+_binary("bitwise_or", np.bitwise_or, lambda k, a, b: a | b, kinds="iu")
+_binary("bitwise_xor", np.bitwise_xor, lambda k, a, b: k.xor(a, b), kinds="iu")
+_binary("prelu", lambda x, s: np.where(x < 0, x * s, x).astype(x.dtype),
+        lambda k, x, s: k.select(x < 0, x * s, x))
+
+
+def _shift_ref(a, b, direction="left"):
+    bits = a.dtype.itemsize * 8
+    with np.errstate(all="ignore"):
+        r = np.left_shift(a, b) if direction == "left" else np.right_shift(a, b)
+    return np.where(b >= bits, 0, r).astype(a.dtype)
+
+
+def _shift(k, a, b, direction="left"):
+    bits = a.dtype.itemsize * 8
+    r = k.shl(a, b) if direction == "left" else k.shr(a, b)
+    return k.select(b >= bits, k.zero(a.dtype), r)  # LLVM leaves over-wide shifts undefined
+
+
+_binary("bitshift", _shift_ref, _shift, kinds="u")
+
+
+# ------------------------------------------------------------------- where
+def _where_infer(ins, **_):
+    c, a, b = ins
+    if c.dtype.kind != "b":
+        raise ShapeError(f"where: condition must be bool, got {c.dtype.name}")
+    if a.dtype != b.dtype:
+        raise ShapeError(f"where: branch dtypes differ ({a.dtype.name} vs {b.dtype.name})")
+    return a.dtype, broadcast(c.shape, a.shape, b.shape)
+
+
+register(OpDef("where", BROADCAST, _where_infer, np.where, scalar=lambda k, c, a, b: k.select(c, a, b)))

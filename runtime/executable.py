@@ -1,0 +1,92 @@
+"""An Executable: the native code of one shape specialization, its weights,
+and a pool of arenas. Calling it is one native call.
+
+Concurrent calls are safe: each call takes its own arena from the pool (a
+new one when all are busy), so no two calls share scratch memory. ctypes
+releases the GIL during the native call.
+"""
+from __future__ import annotations
+
+import ctypes
+import threading
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..codegen.llvm.jit import NativeCode
+from ..codegen.llvm.module import ENTRY
+from ..ir.errors import ExecutionError
+
+_ENTRY_TYPE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                               ctypes.c_void_p)
+ARENA_ALIGN = 64
+
+
+@dataclass
+class ExecMeta:
+    """What the runtime needs to know about compiled code (saved with it)."""
+    input_dtypes: list[str]
+    input_shapes: list[list[int]]
+    output_dtypes: list[str]
+    output_shapes: list[list[int]]
+    arena_bytes: int
+    # per call of the entry: (kernel name, source nodes, run-time check messages)
+    calls: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "ExecMeta":
+        return cls(**d)
+
+    def error_message(self, status: int) -> str:
+        """Decode the entry's status: (call index + 1) << 16 | (check code + 1)."""
+        call, code = (status >> 16) - 1, (status & 0xFFFF) - 1
+        if 0 <= call < len(self.calls) and 0 <= code < len(self.calls[call][2]):
+            name, sources, messages = self.calls[call]
+            return f"{', '.join(sources) or name}: {messages[code]}"
+        return f"generated code reported error status {status}"
+
+
+def aligned_empty(nbytes: int, align: int = ARENA_ALIGN) -> np.ndarray:
+    raw = np.empty(nbytes + align, np.uint8)
+    start = (-raw.ctypes.data) % align
+    return raw[start:start + nbytes]
+
+
+class Executable:
+    def __init__(self, meta: ExecMeta, object_code: bytes, weights: np.ndarray):
+        self.meta = meta
+        self.object_code = object_code
+        self.weights = aligned_empty(weights.size)
+        self.weights[:] = weights
+        self.weights.setflags(write=False)
+        self._native = NativeCode(object_code)     # keeps the code alive
+        self._fn = _ENTRY_TYPE(self._native.address(ENTRY))
+        self._out_specs = [(np.dtype(d), tuple(s)) for d, s in zip(meta.output_dtypes, meta.output_shapes)]
+        self._free: list[np.ndarray] = []
+        self._lock = threading.Lock()
+
+    def _take_arena(self) -> np.ndarray:
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+        return aligned_empty(max(self.meta.arena_bytes, 1))
+
+    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """Run on inputs that already match the specialization (dtype, shape,
+        C-contiguous): the caller validates."""
+        outs = [np.empty(shape, dtype) for dtype, shape in self._out_specs]
+        in_ptrs = (ctypes.c_void_p * max(len(inputs), 1))(*[a.ctypes.data for a in inputs])
+        out_ptrs = (ctypes.c_void_p * max(len(outs), 1))(*[a.ctypes.data for a in outs])
+        arena = self._take_arena()
+        try:
+            status = self._fn(ctypes.addressof(in_ptrs), ctypes.addressof(out_ptrs),
+                              self.weights.ctypes.data, arena.ctypes.data)
+        finally:
+            with self._lock:
+                self._free.append(arena)
+        if status:
+            raise ExecutionError(self.meta.error_message(status))
+        return outs
