@@ -79,6 +79,11 @@ class CompiledModel:
     def compiled_shapes(self) -> list[Key]:
         return list(self._exes)
 
+    @property
+    def compile_log(self) -> list:
+        """Time spent per pass and per compile stage (PassRecords), all specializations."""
+        return list(self._options.log)
+
     def __repr__(self) -> str:
         ins = ", ".join(f"{i.name}: {i.dtype.name}{_dims_str(i.shape)}" for i in self.inputs)
         outs = ", ".join(f"{o.name}: {o.dtype.name}{_dims_str(o.shape)}" for o in self.outputs)
@@ -223,7 +228,7 @@ def _check_input(info: TensorInfo, value, symbols: dict, fed_initializer: bool) 
             raise InputError(f"{what}: cannot convert {type(value).__name__} to a {info.dtype.name} array: {e}") \
                 from None
     if fed_initializer:
-        return np.ascontiguousarray(arr)
+        return np.require(arr, requirements="C")
     if arr.ndim != len(info.shape):
         raise InputError(f"{what}: expected {len(info.shape)} dims {_dims_str(info.shape)}, "
                          f"got {arr.ndim} dims {_dims_str(arr.shape)}")
@@ -236,7 +241,7 @@ def _check_input(info: TensorInfo, value, symbols: dict, fed_initializer: bool) 
         elif want != got:
             raise InputError(f"{what}: dim {axis} must be {want}, got {got} "
                              f"(expected shape {_dims_str(info.shape)}, got {_dims_str(arr.shape)})")
-    return np.ascontiguousarray(arr)
+    return np.require(arr, requirements="C")   # (ascontiguousarray would make 0-d arrays 1-d)
 
 
 def _info_json(i: TensorInfo) -> dict:

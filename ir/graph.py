@@ -166,7 +166,7 @@ class Graph:
 
     def const(self, data, dtype=None, name: str | None = None) -> Value:
         arr = np.array(data, dtype=dtype) if dtype is not None or not isinstance(data, np.ndarray) else data
-        arr = np.ascontiguousarray(arr)
+        arr = np.require(arr, requirements="C")   # (ascontiguousarray would make 0-d arrays 1-d)
         arr.setflags(write=False)
         return Value(self.fresh_name(name or "c"), arr.dtype, arr.shape, const=arr)
 

@@ -75,14 +75,19 @@ def _parse(ir_text: str):
 
 
 def compile_ir(ir_text: str) -> Compiled:
-    """Optimize `ir_text` at O3 for the host and emit object code."""
+    """Optimize `ir_text` at O3 for the host (vectorizers on, unroller off)
+    and emit object code."""
     with _lock:
         _init()
         mod, tm = _parse(ir_text)
         pto = llvm.create_pipeline_tuning_options(speed_level=3)
         pto.loop_vectorization = True
         pto.slp_vectorization = True
-        pto.loop_unrolling = True
+        # LLVM's unroller fully unrolls every small constant-trip loop nest (a
+        # 3x3 conv window x channels): 9x the IR and 6x the compile time on a
+        # ResNet stack, for ~1.7x faster convs. Unrolling worth having belongs
+        # in the kernel schedules, where it is chosen, not everywhere.
+        pto.loop_unrolling = False
         pb = llvm.create_pass_builder(tm, pto)
         pb.getModulePassManager().run(mod, pb)
         return Compiled(tm.emit_object(mod), str(mod))

@@ -282,6 +282,8 @@ class _KernelRenderer:
             return self.call(f"llvm.fpto{sat}i.sat.{dt_}.{self._suffix(st)}", dt_, [x])
         if dst.kind == "f":
             return b.sitofp(x, dt_) if src.kind == "i" else b.uitofp(x, dt_)
+        if src.kind == "b":
+            return b.zext(x, dt_)
         if dst.itemsize < src.itemsize:
             return b.trunc(x, dt_)
         if dst.itemsize == src.itemsize:

@@ -4,6 +4,8 @@ normalized in the IR (the frontend decides what "no axes" means);
 ``keepdims`` keeps reduced axes as size 1."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 
 from ..errors import ShapeError
@@ -28,10 +30,11 @@ def highest(dt: np.dtype):
     return np.inf if dt.kind == "f" else True if dt.kind == "b" else np.iinfo(dt).max
 
 
-def reduce_loops(k, x, out, axes, keepdims, body):
-    """Loop nest of a reduction: outer (parallel) loops over the kept axes,
-    then ``body(inner_loops, load)``; returns after storing what body returns.
-    ``load()`` inside the inner loops reads x at the current element."""
+@contextmanager
+def row_loops(k, x, axes):
+    """Outer (parallel) loops over every axis not in `axes`; yields
+    ``(inner_loops, at)``: ``with inner_loops() as r`` walks one row (the
+    `axes`) and ``at(r)`` is the full index of x there."""
     kept = [d for d in range(x.rank) if d not in axes]
     with k.loops([x.shape[d] for d in kept], "i") as outer:
         pos = dict(zip(kept, outer))
@@ -39,14 +42,20 @@ def reduce_loops(k, x, out, axes, keepdims, body):
         def inner_loops():
             return k.loops([x.shape[d] for d in axes], "r", parallel=False)
 
-        def load(inner):
+        def at(inner):
             idx = dict(pos)
             idx.update(zip(axes, inner))
-            return k.load(x, [idx[d] for d in range(x.rank)])
+            return [idx[d] for d in range(x.rank)]
+        yield inner_loops, at
 
-        value = body(inner_loops, load)
-        out_idx = [0 if d in axes else pos[d] for d in range(x.rank) if keepdims or d not in axes]
-        k.store(out, out_idx, k.cast(value, out.dtype))
+
+def reduce_loops(k, x, out, axes, keepdims, body):
+    """A reduction's loop nest: per row, ``value = body(inner_loops, load)``
+    (``load(r)`` reads x at row position r), stored to `out`."""
+    with row_loops(k, x, axes) as (inner_loops, at):
+        value = body(inner_loops, lambda r: k.load(x, at(r)))
+        first = at([0] * len(axes))    # reduced axes at 0: the keepdims index
+        k.store(out, [first[d] for d in range(x.rank) if keepdims or d not in axes], k.cast(value, out.dtype))
 
 
 def _simple(init, combine, prologue=lambda k, v: v, epilogue=lambda k, acc, n: acc):
@@ -64,7 +73,8 @@ def _simple(init, combine, prologue=lambda k, v: v, epilogue=lambda k, acc, n: a
 
 
 def _mean(k, acc, n):
-    return acc / k.const(n, acc.dtype)
+    # the mean of nothing is 0, as onnxruntime has it (not 0/0)
+    return acc / k.const(n, acc.dtype) if n else acc
 
 
 def _log_sum_exp_lower(k, ins, outs, axes, keepdims):
@@ -110,11 +120,13 @@ def _min_ref(x, axes, keepdims):
 
 
 def _mean_ref(x, axes, keepdims):
-    if x.dtype.kind in "iu":
-        n = int(np.prod([x.shape[d] for d in axes], dtype=np.int64))
-        s = np.sum(x, axis=axes, keepdims=keepdims)
-        return s // n if n else np.zeros_like(s)
-    return np.mean(x, axis=axes, keepdims=keepdims)
+    n = int(np.prod([x.shape[d] for d in axes], dtype=np.int64))
+    s = np.sum(x, axis=axes, keepdims=keepdims)
+    if n == 0:
+        return np.zeros_like(s)
+    if x.dtype.kind in "iu":   # integer mean truncates toward zero
+        return np.sign(s) * (np.abs(s) // n)
+    return s / np.asarray(n, x.dtype)
 
 
 _REDUCTIONS = {

@@ -63,16 +63,22 @@ def _reshape_ref(x, shape, allowzero=0):
     return x.reshape(reshape_target(x.shape, shape, allowzero))
 
 
+def _flatten_axis(axis, rank):
+    """Flatten's axis is in [-rank, rank]; a negative one counts from rank."""
+    if not -rank <= axis <= rank:
+        raise ShapeError(f"flatten axis {axis} is out of range for rank {rank}")
+    return axis + rank if axis < 0 else axis
+
+
 def _flatten_infer(ins, axis=1):
     x = ins[0]
-    a = norm_axis(axis, x.rank + 1)
+    a = _flatten_axis(axis, x.rank)
     return x.dtype, (mul_dims(x.shape[:a]), mul_dims(x.shape[a:]))
 
 
 def _flatten_ref(x, axis=1):
-    a = axis % (x.ndim + 1) if x.ndim else 0
-    return x.reshape(int(np.prod(x.shape[:a], dtype=np.int64)), -1) if x.size else \
-        x.reshape(int(np.prod(x.shape[:a], dtype=np.int64)), int(np.prod(x.shape[a:], dtype=np.int64)))
+    a = _flatten_axis(axis, x.ndim)
+    return x.reshape(int(np.prod(x.shape[:a], dtype=np.int64)), int(np.prod(x.shape[a:], dtype=np.int64)))
 
 
 def squeeze_axes(shape, axes):
@@ -129,7 +135,7 @@ def _transpose_lower(k, ins, outs, perm=None):
 register(OpDef(
     "transpose", INJECTIVE,
     lambda ins, perm=None: (ins[0].dtype, tuple(ins[0].shape[a] for a in _perm(ins[0].rank, perm))),
-    lambda x, perm=None: np.ascontiguousarray(np.transpose(x, _perm(x.ndim, perm))),
+    lambda x, perm=None: np.transpose(x, _perm(x.ndim, perm)).copy(),
     lower=_transpose_lower))
 
 
@@ -193,3 +199,348 @@ register(
               isinstance(d, int) for d in ins[0].shape) else None,
           lower=_const_lower(lambda ins: np.array(int(np.prod(ins[0].shape)), np.int64))),
 )
+
+
+# ------------------------------------------------------------------ concat
+def _concat_infer(ins, axis):
+    if not ins or any(x is None for x in ins):
+        raise ShapeError("concat needs at least one input, and none may be missing")
+    first = ins[0]
+    a = norm_axis(axis, first.rank)
+    out = list(first.shape)
+    for x in ins[1:]:
+        if x.dtype != first.dtype:
+            raise ShapeError(f"concat: input dtypes differ ({first.dtype.name} vs {x.dtype.name})")
+        if x.rank != first.rank:
+            raise ShapeError(f"concat: inputs have {first.rank} and {x.rank} dims")
+        for d, (o, s) in enumerate(zip(out, x.shape)):
+            if d == a:
+                out[d] = o + s if isinstance(o, int) and isinstance(s, int) else unknown_dim()
+            elif isinstance(o, int) and isinstance(s, int) and o != s:
+                raise ShapeError(f"concat on axis {a}: shapes {list(first.shape)} and {list(x.shape)} "
+                                 f"differ on axis {d}")
+            elif isinstance(o, str) and isinstance(s, int):
+                out[d] = s
+    return first.dtype, tuple(out)
+
+
+def _concat_lower(k, ins, outs, axis):
+    out = outs[0]
+    a = norm_axis(axis, out.rank)
+    offset = 0
+    for x in ins:
+        if x.numel:
+            with k.loops(x.shape) as idx:
+                dst = list(idx)
+                dst[a] = idx[a] + offset
+                k.store(out, dst, k.load(x, idx))
+        offset += x.shape[a]
+
+
+register(OpDef("concat", INJECTIVE, _concat_infer,
+               lambda *xs, axis: np.concatenate(xs, axis=axis), lower=_concat_lower))
+
+
+# ------------------------------------------------------------------- split
+def split_sizes(dim, split=None, num_outputs=None, uneven=True):
+    """Sizes of the parts: `split` if given, else `num_outputs` parts of
+    ceil(dim / n), the last one smaller (ONNX 18+) unless `uneven` is off."""
+    if split is not None:
+        split = [int(s) for s in split]
+        if any(s < 0 for s in split) or (isinstance(dim, int) and sum(split) != dim):
+            raise ShapeError(f"split sizes {split} do not add up to the axis size {dim}")
+        return split
+    n = int(num_outputs)
+    if not isinstance(dim, int):
+        return [unknown_dim() for _ in range(n)]
+    if not uneven and dim % n:
+        raise ShapeError(f"cannot split an axis of size {dim} into {n} equal parts")
+    chunk = -(-dim // n)
+    last = dim - chunk * (n - 1)
+    if last < 0:
+        raise ShapeError(f"cannot split an axis of size {dim} into {n} parts")
+    return [chunk] * (n - 1) + [last]
+
+
+def _split_infer(ins, axis, split=None, num_outputs=None, uneven=True):
+    x = ins[0]
+    a = norm_axis(axis, x.rank)
+    return [(x.dtype, x.shape[:a] + (s,) + x.shape[a + 1:])
+            for s in split_sizes(x.shape[a], split, num_outputs, uneven)]
+
+
+def _split_ref(x, axis, split=None, num_outputs=None, uneven=True):
+    sizes = split_sizes(x.shape[axis], split, num_outputs, uneven)
+    return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=axis))
+
+
+def _split_lower(k, ins, outs, axis, **_):
+    x = ins[0]
+    a = norm_axis(axis, x.rank)
+    offset = 0
+    for out in outs:
+        if out.numel:
+            with k.loops(out.shape) as idx:
+                src = list(idx)
+                src[a] = idx[a] + offset
+                k.store(out, idx, k.load(x, src))
+        offset += out.shape[a]
+
+
+register(OpDef("split", OPAQUE, _split_infer, _split_ref, lower=_split_lower,
+               doc="several outputs: one kernel writes them all"))
+
+
+# ------------------------------------------------------------------- slice
+def _ints(v):
+    """A static input's values as ints; None if absent."""
+    return None if v is None else [int(x) for x in np.asarray(v).reshape(-1)]
+
+
+def slice_ranges(shape, starts, ends, axes=None, steps=None):
+    """Per axis (start, step, length) of an ONNX Slice. Starts and ends are
+    clamped as ONNX says (numpy's rule, except that a negative step clamps
+    the start into [0, dim-1]); INT64_MAX/INT64_MIN mean "to the end"."""
+    starts, ends = _ints(starts), _ints(ends)
+    axes = list(range(len(starts))) if axes is None else _ints(axes)
+    steps = [1] * len(starts) if steps is None else _ints(steps)
+    if not len(starts) == len(ends) == len(axes) == len(steps):
+        raise ShapeError(f"slice: starts, ends, axes and steps have different lengths "
+                         f"({len(starts)}, {len(ends)}, {len(axes)}, {len(steps)})")
+    out = [(0, 1, d) for d in shape]
+    for a, s, e, st in zip(norm_axes(axes, len(shape)), starts, ends, steps):
+        d = shape[a]
+        if st == 0:
+            raise ShapeError("slice step cannot be 0")
+        if not isinstance(d, int):
+            out[a] = (None, st, unknown_dim())
+            continue
+        s, e = s + d if s < 0 else s, e + d if e < 0 else e
+        if st > 0:
+            s, e = min(max(s, 0), d), min(max(e, 0), d)
+            n = max(0, -(-(e - s) // st))
+        else:
+            s, e = min(max(s, 0), d - 1), min(max(e, -1), d - 1)
+            n = max(0, -(-(s - e) // -st))
+        out[a] = (s, st, n)
+    return out
+
+
+def _slice_infer(ins, **_):
+    x, starts, ends, axes, steps = (list(ins) + [None] * 5)[:5]
+    if any(v is not None and v.const is None for v in (starts, ends, axes, steps)):
+        return x.dtype, tuple(unknown_dim() for _ in x.shape)
+    ranges = slice_ranges(x.shape, starts.const, ends.const, axes and axes.const, steps and steps.const)
+    return x.dtype, tuple(n for _, _, n in ranges)
+
+
+def _slice_ref(x, starts, ends, axes=None, steps=None):
+    ranges = slice_ranges(x.shape, starts, ends, axes, steps)
+    return x[np.ix_(*[s + st * np.arange(n) for s, st, n in ranges])]
+
+
+def _slice_lower(k, ins, outs):
+    x, starts, ends, axes, steps = (list(ins) + [None] * 5)[:5]
+    out = outs[0]
+    ranges = slice_ranges(x.shape, starts.const, ends.const, axes and axes.const, steps and steps.const)
+    with k.loops(out.shape) as idx:
+        k.store(out, idx, k.load(x, [s + i * st for i, (s, st, _) in zip(idx, ranges)]))
+
+
+register(OpDef("slice", INJECTIVE, _slice_infer, _slice_ref, lower=_slice_lower, static_inputs=(1, 2, 3, 4),
+               doc="inputs: x, starts, ends, axes (optional), steps (optional)"))
+
+
+# ------------------------------------------------------------------ gather
+def _gather_infer(ins, axis=0):
+    data, indices = ins
+    if indices.dtype not in (np.dtype("int32"), np.dtype("int64")):
+        raise ShapeError(f"gather indices must be int32 or int64, got {indices.dtype.name}")
+    a = norm_axis(axis, data.rank)
+    return data.dtype, data.shape[:a] + indices.shape + data.shape[a + 1:]
+
+
+def _gather_ref(data, indices, axis=0):
+    return np.take(data, indices, axis=axis)   # IndexError when out of range
+
+
+def _gather_lower(k, ins, outs, axis=0):
+    data, indices = ins
+    out = outs[0]
+    a, r = norm_axis(axis, data.rank), indices.rank
+    d = data.shape[a]
+    with k.loops(out.shape) as idx:
+        j = k.cast(k.load(indices, idx[a:a + r]), np.int64)
+        j = k.select(j < 0, j + d, j)
+        k.check((j >= 0) & (j < d), f"index out of range: indices must be in [{-d}, {d - 1}] "
+                                    f"for axis {a} of size {d}")
+        if d == 0:    # nothing may be read; the check above already failed
+            k.store(out, idx, k.zero(out.dtype))
+        else:         # clamped, so a bad index never reads out of bounds
+            src = list(idx[:a]) + [k.clamp(j, 0, d - 1)] + list(idx[a + r:])
+            k.store(out, idx, k.load(data, src))
+
+
+register(OpDef("gather", INJECTIVE, _gather_infer, _gather_ref, lower=_gather_lower,
+               doc="indices may be negative; out-of-range ones stop the model with an error"))
+
+
+# -------------------------------------------------------------------- tile
+def _tile_infer(ins):
+    x, repeats = ins
+    if repeats.rank != 1 or repeats.shape[0] != x.rank:
+        raise ShapeError(f"tile repeats must be a 1-D tensor of {x.rank} values, got shape {list(repeats.shape)}")
+    if repeats.const is None:
+        return x.dtype, tuple(unknown_dim() for _ in x.shape)
+    reps = _ints(repeats.const)
+    if any(r < 0 for r in reps):
+        raise ShapeError(f"tile repeats {reps} must not be negative")
+    return x.dtype, tuple(d * r if isinstance(d, int) else (d if r == 1 else unknown_dim())
+                          for d, r in zip(x.shape, reps))
+
+
+def _tile_lower(k, ins, outs):
+    x, out = ins[0], outs[0]
+    with k.loops(out.shape) as idx:
+        src = [i if d == o else (0 if d == 1 else k.rem(i, d)) for i, d, o in zip(idx, x.shape, out.shape)]
+        k.store(out, idx, k.load(x, src))
+
+
+register(OpDef("tile", INJECTIVE, _tile_infer, lambda x, repeats: np.tile(x, _ints(repeats)),
+               lower=_tile_lower, static_inputs=(1,)))
+
+
+# --------------------------------------------------------------------- pad
+PAD_MODES = ("constant", "reflect", "edge", "wrap")
+
+
+def pad_amounts(rank, pads, axes=None):
+    """ONNX pads [b0, b1, .., e0, e1, ..] over `axes` -> (begin, end) per axis."""
+    pads = _ints(pads)
+    axes = list(range(rank)) if axes is None else _ints(axes)
+    if len(pads) != 2 * len(axes):
+        raise ShapeError(f"pad: {len(pads)} pads for {len(axes)} axes (expected {2 * len(axes)})")
+    out = [(0, 0)] * rank
+    for j, a in enumerate(norm_axes(axes, rank)):
+        out[a] = (pads[j], pads[j + len(axes)])
+    return out
+
+
+def _pad_plan(shape, pads, axes, mode):
+    """Per axis (crop_begin, kept, pad_begin, out_dim): negative pads crop the
+    input first, then the kept part is padded (as onnxruntime does)."""
+    if mode not in PAD_MODES:
+        raise ShapeError(f"pad mode {mode!r} is not one of {', '.join(PAD_MODES)}")
+    plan = []
+    for d, (b, e) in zip(shape, pad_amounts(len(shape), pads, axes)):
+        if not isinstance(d, int):
+            plan.append((None, None, None, d if b == e == 0 else unknown_dim()))
+            continue
+        crop_b, crop_e = max(-b, 0), max(-e, 0)
+        kept = d - crop_b - crop_e
+        if kept < 0:
+            raise ShapeError(f"pads ({b}, {e}) crop more than the axis size {d}")
+        if kept == 0 and (b > 0 or e > 0) and mode != "constant":
+            raise ShapeError(f"cannot pad an empty axis in {mode} mode")
+        if mode == "reflect" and max(b, e) >= kept > 0:   # as onnxruntime (numpy would reflect again)
+            raise ShapeError(f"reflect pads ({b}, {e}) must be smaller than the axis size {kept}")
+        plan.append((crop_b, kept, max(b, 0), kept + max(b, 0) + max(e, 0)))
+    return plan
+
+
+def _pad_infer(ins, mode="constant"):
+    x, pads, value, axes = (list(ins) + [None] * 4)[:4]
+    if value is not None and value.dtype != x.dtype:
+        raise ShapeError(f"pad value is {value.dtype.name}, data is {x.dtype.name}")
+    if value is not None and value.static and value.numel != 1:
+        raise ShapeError(f"pad value must be one element, got shape {list(value.shape)}")
+    if pads.const is None or (axes is not None and axes.const is None):
+        return x.dtype, tuple(unknown_dim() for _ in x.shape)
+    return x.dtype, tuple(p[3] for p in _pad_plan(x.shape, pads.const, axes and axes.const, mode))
+
+
+def _pad_ref(x, pads, value=None, axes=None, mode="constant"):
+    plan = _pad_plan(x.shape, pads, axes, mode)
+    x = x[tuple(slice(cb, cb + kept) for cb, kept, _, _ in plan)]
+    widths = [(pb, o - kept - pb) for _, kept, pb, o in plan]
+    if mode == "constant":
+        v = x.dtype.type(0) if value is None else np.asarray(value).reshape(-1)[0]
+        return np.pad(x, widths, mode="constant", constant_values=v)
+    return np.pad(x, widths, mode=mode)
+
+
+def _pad_source(k, i, kept, mode):
+    """Index into the kept part of an axis for output position `i` (already
+    shifted by the begin pad), per mode; constant mode just clamps."""
+    if mode == "wrap":
+        return k.floormod(i, kept)
+    if mode == "reflect" and kept > 1:
+        period = 2 * (kept - 1)
+        r = k.floormod(i, period)
+        return k.select(r >= kept, period - r, r)
+    return k.clamp(i, 0, kept - 1)
+
+
+def _pad_lower(k, ins, outs, mode="constant"):
+    x, pads, value, axes = (list(ins) + [None] * 4)[:4]
+    out = outs[0]
+    plan = _pad_plan(x.shape, pads.const, axes and axes.const, mode)
+    fill = k.zero(x.dtype) if value is None else k.load(value, [0] * value.rank)
+    empty = any(kept == 0 for _, kept, _, _ in plan)
+    with k.loops(out.shape) as idx:
+        if empty:        # nothing to read: every element is padding
+            k.store(out, idx, fill)
+        else:
+            src, inside = [], None
+            for i, (crop_b, kept, pad_b, o) in zip(idx, plan):
+                j = i - pad_b
+                if o > kept:      # this axis has padding: map (or test) the index
+                    if mode == "constant":
+                        ok = (j >= 0) & (j < kept)
+                        inside = ok if inside is None else inside & ok
+                    j = _pad_source(k, j, kept, mode)
+                src.append(j + crop_b)
+            v = k.load(x, src)    # always in bounds: padding positions read a clamped index
+            k.store(out, idx, v if inside is None else k.select(inside, v, fill))
+
+
+register(OpDef("pad", INJECTIVE, _pad_infer, _pad_ref, lower=_pad_lower, static_inputs=(1, 3),
+               doc="inputs: x, pads, value (optional, may be computed), axes (optional)"))
+
+
+# ------------------------------------------------------------------- range
+def range_length(start, limit, delta) -> int:
+    start, limit, delta = (np.asarray(v).reshape(()) for v in (start, limit, delta))
+    if delta == 0:
+        raise ShapeError("range delta cannot be 0")
+    if start.dtype.kind in "iu":
+        return max(0, -(-(int(limit) - int(start)) // int(delta)))
+    return max(0, int(np.ceil(float(limit - start) / float(delta))))
+
+
+def _range_infer(ins):
+    start, limit, delta = ins
+    if not start.dtype == limit.dtype == delta.dtype:
+        raise ShapeError("range: start, limit and delta must have one dtype")
+    if any(v.numel != 1 for v in ins if v.static):
+        raise ShapeError("range: start, limit and delta must be scalars")
+    if any(v.const is None for v in ins):
+        return start.dtype, (unknown_dim(),)
+    return start.dtype, (range_length(start.const, limit.const, delta.const),)
+
+
+def _range_ref(start, limit, delta):
+    n = range_length(start, limit, delta)
+    return (start.reshape(()) + np.arange(n).astype(start.dtype) * delta.reshape(())).astype(start.dtype)
+
+
+def _range_lower(k, ins, outs):
+    start, _, delta = ins
+    out = outs[0]
+    with k.loops(out.shape) as (i,):
+        first, step = k.load(start, [0] * start.rank), k.load(delta, [0] * delta.rank)
+        k.store(out, [i], first + k.cast(i, out.dtype) * step)
+
+
+register(OpDef("range", OPAQUE, _range_infer, _range_ref, lower=_range_lower, static_inputs=(0, 1, 2),
+               doc="usually folded: its length must be known at compile time"))

@@ -15,26 +15,38 @@ def _all_equal(v: Value | None, x) -> bool:
     return v is not None and v.is_const and v.const.size > 0 and bool(np.all(v.const == x))
 
 
+def _moves_data(n: Node) -> bool:
+    """A same-shape slice or pad that still changes the data: a reversing
+    slice (negative steps), or pads like (1, -1) that shift."""
+    if n.op == "slice":
+        steps = n.inputs[4] if len(n.inputs) > 4 else None
+        return steps is not None and bool(np.any(steps.const < 0))
+    return n.op == "pad" and bool(np.any(n.inputs[1].const != 0))
+
+
 def drop_noop(g: Graph, n: Node):
-    """Ops that return their first input unchanged: cast to the same type,
+    """Ops that return one input unchanged: cast to the same type,
     reshape/transpose/expand/slice/pad/tile/concat that change nothing,
-    x+0, x-0, x*1, x/1, x**1."""
+    x+0, 0+x, x-0, x*1, 1*x, x/1, x**1."""
     if not n.inputs or n.inputs[0] is None or len(n.outputs) != 1:
         return None
-    x, y = n.inputs[0], n.outputs[0]
-    if not _same_type(x, y):
-        return None
-    op = n.op
-    if op in ("cast", "reshape", "flatten", "squeeze", "unsqueeze", "expand", "slice", "tile", "pad"):
+    x, y, op = n.inputs[0], n.outputs[0], n.op
+    if op in ("cast", "reshape", "flatten", "squeeze", "unsqueeze", "expand", "slice", "tile", "pad") \
+            and _same_type(x, y) and not _moves_data(n):
         return [x]
-    if op == "transpose" and list(n.attrs["perm"]) == sorted(n.attrs["perm"]):
-        return [x]
+    if op == "transpose" and _same_type(x, y):
+        perm = n.attrs.get("perm")
+        perm = list(perm) if perm is not None else list(range(x.rank))[::-1]
+        if perm == sorted(perm):
+            return [x]
     if op == "concat" and len(n.inputs) == 1:
         return [x]
     identity = {"add": 0, "sub": 0, "mul": 1, "div": 1, "pow": 1}.get(op)
-    if identity is not None and _all_equal(n.inputs[1], identity):
+    if identity is None:
+        return None
+    if _same_type(x, y) and _all_equal(n.inputs[1], identity):
         return [x]
-    if op in ("add", "mul") and _all_equal(x, identity) and _same_type(n.inputs[1], y):
+    if op in ("add", "mul") and _same_type(n.inputs[1], y) and _all_equal(x, identity):
         return [n.inputs[1]]
     return None
 

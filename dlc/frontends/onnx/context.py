@@ -9,6 +9,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from ...ir import Graph, Value
+from ...ir.passes.fold import fold_node
 from ...ir.errors import ModelError, UnsupportedError
 
 
@@ -107,8 +108,17 @@ class Context:
         self.node: ONode | None = None
 
     def op(self, op: str, inputs: Sequence[Value | None], **attrs):
-        """Emit an IR node for the current ONNX node; returns its output(s)."""
-        return self.g.op(op, inputs, attrs, source=self.node.source if self.node else "")
+        """Emit an IR node for the current ONNX node; returns its output(s).
+        A node computable now (constant inputs, or a shape query on a known
+        shape) is folded at once, so later type rules see its value (e.g. a
+        Slice bound computed from constants)."""
+        out = self.g.op(op, inputs, attrs, source=self.node.source if self.node else "")
+        node = self.g.nodes[-1]
+        consts = fold_node(self.g, node)
+        if consts is None:
+            return out
+        self.g.nodes.pop()
+        return consts[0] if len(consts) == 1 else tuple(consts)
 
     def const(self, data, dtype=None) -> Value:
         return self.g.const(data, dtype)

@@ -65,7 +65,7 @@ def mod(cx, n):
 
 @converter("BitShift")
 def bitshift(cx, n):
-    return cx.op("bitshift", [n.need(0), n.need(1)], direction=n.attr("direction"))
+    return cx.op("bitshift", [n.need(0), n.need(1)], direction=str(n.attr("direction")).lower())
 
 
 @converter("PRelu")

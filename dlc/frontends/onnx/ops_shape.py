@@ -1,8 +1,13 @@
-"""Converters: shape and data-movement ops."""
+"""Converters: shape and data-movement ops. Values such as a Slice's starts
+or a Pad's pads become inputs of the IR op even when older opsets give them
+as attributes; the IR requires them constant only when it lowers the node,
+so ones computed from shapes (Shape -> Gather -> ...) fold first."""
 from __future__ import annotations
 
 import numpy as np
 
+from ...ir import dtypes
+from ...ir.errors import UnsupportedError
 from .registry import converter
 
 
@@ -32,8 +37,9 @@ def unsqueeze(cx, n):
 
 @converter("Transpose")
 def transpose(cx, n):
-    perm = n.attr("perm")
-    return cx.op("transpose", [n.need(0)], perm=tuple(int(p) for p in perm) if perm else None)
+    x, perm = n.need(0), n.attr("perm")
+    perm = range(x.rank)[::-1] if perm is None else perm    # default: reverse the axes
+    return cx.op("transpose", [x], perm=tuple(int(p) for p in perm))
 
 
 @converter("Expand", since=8)
@@ -50,3 +56,88 @@ def shape(cx, n):
 @converter("Size")
 def size(cx, n):
     return cx.op("size", [n.need(0)])
+
+
+def _int64s(cx, n, i, attr=None):
+    """Input `i` as int64 (Slice and Pad indices may be int32), or the values
+    of attribute `attr` (older opsets) as a constant; None if neither."""
+    if attr is not None and n.input(i) is None:
+        a = n.attr(attr)
+        return None if a is None else cx.const(np.array(a, np.int64).reshape(-1))
+    v = n.input(i)
+    return None if v is None else cx.cast(v, np.int64)
+
+
+@converter("Concat")
+def concat(cx, n):
+    return cx.op("concat", [v for v in n.inputs if v is not None], axis=int(n.attr("axis")))
+
+
+@converter("Split")
+def split(cx, n):
+    x = n.need(0)
+    sizes = n.ints(1, attr="split" if n.opset < 13 else None, what="split")
+    num = n.attr("num_outputs") if n.opset >= 18 and sizes is None else None
+    if num is None:
+        num = n.num_outputs
+    elif int(num) != n.num_outputs:
+        raise n.error(f"num_outputs is {num} but the node has {n.num_outputs} outputs")
+    if sizes is not None and len(sizes) != n.num_outputs:
+        raise n.error(f"split has {len(sizes)} sizes but the node has {n.num_outputs} outputs")
+    outs = cx.op("split", [x], axis=int(n.attr("axis", 0)), split=None if sizes is None else tuple(sizes),
+                 num_outputs=int(num), uneven=int(n.opset >= 18))
+    return list(outs) if isinstance(outs, tuple) else [outs]
+
+
+@converter("Slice")
+def slice_v1(cx, n):
+    return cx.op("slice", [n.need(0), _int64s(cx, n, 1, "starts"), _int64s(cx, n, 2, "ends"),
+                           _int64s(cx, n, 3, "axes"), None])
+
+
+@converter("Slice", since=10)
+def slice_v10(cx, n):
+    return cx.op("slice", [n.need(0), cx.cast(n.need(1), np.int64), cx.cast(n.need(2), np.int64),
+                           _int64s(cx, n, 3), _int64s(cx, n, 4)])
+
+
+@converter("Gather")
+def gather(cx, n):
+    return cx.op("gather", [n.need(0), n.need(1)], axis=int(n.attr("axis", 0)))
+
+
+@converter("Tile", since=6)
+def tile(cx, n):
+    return cx.op("tile", [n.need(0), cx.cast(n.need(1), np.int64)])
+
+
+@converter("Pad", since=2)
+def pad_v2(cx, n):
+    x = n.need(0)
+    pads = n.attr("pads")
+    if pads is None:
+        raise n.error("the pads attribute is required")
+    value = cx.const(np.array(n.attr("value", 0.0)).astype(x.dtype))
+    return cx.op("pad", [x, cx.const(np.array(pads, np.int64)), value, None], mode=n.attr("mode"))
+
+
+@converter("Pad", since=11)
+def pad_v11(cx, n):
+    return cx.op("pad", [n.need(0), cx.cast(n.need(1), np.int64), n.input(2), _int64s(cx, n, 3)],
+                 mode=n.attr("mode"))
+
+
+@converter("ConstantOfShape", since=9)
+def constant_of_shape(cx, n):
+    value = n.attr("value")
+    value = np.zeros((), np.float32) if value is None else np.asarray(value).reshape(-1)
+    if value.size != 1:
+        raise n.error(f"value must hold one element, got {value.size}")
+    if value.dtype not in dtypes.SUPPORTED:
+        raise n.error(f"dtype {value.dtype.name} is not supported yet", UnsupportedError)
+    return cx.op("expand", [cx.const(value.reshape(())), cx.cast(n.need(0), np.int64)])
+
+
+@converter("Range", since=11)
+def range_(cx, n):
+    return cx.op("range", [n.need(0), n.need(1), n.need(2)])

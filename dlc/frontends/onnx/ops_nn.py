@@ -1,0 +1,178 @@
+"""Converters: Conv, ConvTranspose, MaxPool, AveragePool, GlobalAveragePool,
+GlobalMaxPool, Resize and the deprecated Upsample."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir.errors import UnsupportedError
+from .registry import converter
+
+# ONNX auto_pad -> IR pad_mode (VALID is explicit zero pads)
+_PAD_MODES = {"NOTSET": "explicit", "VALID": "explicit", "SAME_UPPER": "same_upper", "SAME_LOWER": "same_lower"}
+
+
+def _spatial_rank(n, x) -> int:
+    if x.rank < 3:
+        raise n.error(f"input {x.name} has shape {list(x.shape)}; expected [N, C, spatial...] (at least 3 dims)")
+    return x.rank - 2
+
+
+def _ints(n, name: str, count: int, default: int) -> list[int]:
+    v = n.attr(name)
+    if v is None or len(v) == 0:
+        return [default] * count
+    v = [int(a) for a in v]
+    if len(v) != count:
+        raise n.error(f"{name} {v} should have {count} values")
+    return v
+
+
+def _window_attrs(n, nsp: int) -> dict:
+    """strides, dilations, pads and pad_mode of a sliding-window node."""
+    auto_pad = n.attr("auto_pad", "NOTSET") or "NOTSET"
+    if auto_pad not in _PAD_MODES:
+        raise n.error(f"auto_pad {auto_pad!r} is not one of {', '.join(_PAD_MODES)}")
+    pads = _ints(n, "pads", 2 * nsp, 0) if auto_pad == "NOTSET" else [0] * (2 * nsp)
+    if any(p < 0 for p in pads):
+        raise n.error(f"pads {pads} must not be negative")
+    strides, dilations = _ints(n, "strides", nsp, 1), _ints(n, "dilations", nsp, 1)
+    if any(s < 1 for s in strides + dilations):
+        raise n.error(f"strides {strides} and dilations {dilations} must be >= 1")
+    return dict(strides=strides, dilations=dilations, pads=pads, pad_mode=_PAD_MODES[auto_pad])
+
+
+def _check_kernel_shape(n, w, nsp: int) -> None:
+    ks = n.attr("kernel_shape")
+    if ks and [int(k) for k in ks] != list(w.shape[2:]) and all(isinstance(d, int) for d in w.shape[2:]):
+        raise n.error(f"kernel_shape {list(ks)} does not match the weight's spatial dims {list(w.shape[2:])}")
+
+
+@converter("Conv")
+def conv(cx, n):
+    x, w = n.need(0), n.need(1)
+    nsp = _spatial_rank(n, x)
+    _check_kernel_shape(n, w, nsp)
+    return cx.op("conv", [x, w, n.input(2)], group=int(n.attr("group", 1)), **_window_attrs(n, nsp))
+
+
+@converter("ConvTranspose")
+def conv_transpose(cx, n):
+    x, w = n.need(0), n.need(1)
+    nsp = _spatial_rank(n, x)
+    _check_kernel_shape(n, w, nsp)
+    out_shape = n.attr("output_shape")
+    if out_shape:
+        out_shape = [int(d) for d in out_shape]
+        if len(out_shape) == nsp + 2:   # some exporters write the full [N, C, ...] shape
+            out_shape = out_shape[2:]
+        if len(out_shape) != nsp:
+            raise n.error(f"output_shape {out_shape} should have {nsp} values")
+    return cx.op("conv_transpose", [x, w, n.input(2)], group=int(n.attr("group", 1)),
+                 output_padding=_ints(n, "output_padding", nsp, 0), output_shape=out_shape or None,
+                 **_window_attrs(n, nsp))
+
+
+def _kernel(n, nsp: int) -> list[int]:
+    ks = n.attr("kernel_shape")
+    if not ks:
+        raise n.error("kernel_shape is required")
+    return _ints(n, "kernel_shape", nsp, 1)
+
+
+@converter("MaxPool")
+def max_pool(cx, n):
+    x = n.need(0)
+    nsp = _spatial_rank(n, x)
+    indices = n.wants_output(1)
+    res = cx.op("max_pool", [x], kernel=_kernel(n, nsp), ceil_mode=bool(n.attr("ceil_mode", 0)),
+                storage_order=int(n.attr("storage_order", 0)), indices=indices, **_window_attrs(n, nsp))
+    return list(res) if indices else res
+
+
+@converter("AveragePool")
+def average_pool(cx, n):
+    x = n.need(0)
+    nsp = _spatial_rank(n, x)
+    return cx.op("avg_pool", [x], kernel=_kernel(n, nsp), ceil_mode=bool(n.attr("ceil_mode", 0)),
+                 count_include_pad=bool(n.attr("count_include_pad", 0)), **_window_attrs(n, nsp))
+
+
+def _global(ir_op):
+    def convert(cx, n):
+        x = n.need(0)
+        if x.rank < 2:
+            raise n.error(f"input {x.name} has shape {list(x.shape)}; expected [N, C, spatial...]")
+        return cx.op(ir_op, [x], axes=tuple(range(2, x.rank)), keepdims=True)
+    return convert
+
+
+converter("GlobalAveragePool")(_global("reduce_mean"))
+converter("GlobalMaxPool")(_global("reduce_max"))
+
+
+# ----------------------------------------------------------------- resize
+_COORD_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
+                "tf_half_pixel_for_nn")
+
+
+def _present(v):
+    """None for an absent or empty (shape [0]) optional input."""
+    return None if v is None or v.shape == (0,) else v
+
+
+def _resize(cx, n, x, scales, sizes, mode, coord="asymmetric", nearest="simple", axes=None,
+            policy="stretch"):
+    if mode == "bilinear":   # Upsample-7's old name
+        mode = "linear"
+    if mode == "cubic":
+        raise n.error("mode 'cubic' is not supported (nearest and linear are)", UnsupportedError)
+    if mode not in ("nearest", "linear"):
+        raise n.error(f"unknown mode {mode!r}")
+    if coord == "tf_crop_and_resize":
+        raise n.error("coordinate_transformation_mode 'tf_crop_and_resize' is not supported", UnsupportedError)
+    if coord not in _COORD_MODES:
+        raise n.error(f"unknown coordinate_transformation_mode {coord!r}")
+    scales, sizes = _present(scales), _present(sizes)
+    if (scales is None) == (sizes is None):
+        raise n.error("exactly one of the scales and sizes inputs must be given")
+    if scales is not None:
+        scales = cx.cast(scales, np.float32)
+    else:
+        sizes = cx.cast(sizes, np.int64)
+    if axes is not None:
+        bad = [a for a in axes if not -x.rank <= a < x.rank]
+        if bad:
+            raise n.error(f"axes {list(axes)} are out of range for rank {x.rank}")
+        axes = tuple(int(a) % x.rank for a in axes)
+    return cx.op("resize", [x, scales, sizes], mode=mode, coord=coord, nearest=nearest if mode == "nearest"
+                 else "round_prefer_floor", axes=axes, policy=policy)
+
+
+@converter("Resize", since=10)
+def resize(cx, n):
+    x = n.need(0)
+    if n.opset < 11:   # Resize-10: (X, scales); asymmetric coordinates, simple rounding
+        return _resize(cx, n, x, n.need(1), None, n.attr("mode", "nearest"))
+    if n.attr("antialias", 0) and n.attr("mode") != "nearest":
+        raise n.error("antialias=1 is not supported", UnsupportedError)
+    policy = n.attr("keep_aspect_ratio_policy", "stretch")
+    if policy not in ("stretch", "not_larger", "not_smaller"):
+        raise n.error(f"unknown keep_aspect_ratio_policy {policy!r}")
+    axes = n.attr("axes")
+    return _resize(cx, n, x, n.input(2), n.input(3), n.attr("mode", "nearest"),
+                   n.attr("coordinate_transformation_mode", "half_pixel"),
+                   n.attr("nearest_mode", "round_prefer_floor"), axes=list(axes) if axes else None,
+                   policy=policy)
+
+
+@converter("Upsample", since=7)
+def upsample_v7(cx, n):
+    scales = n.attr("scales")
+    if not scales:
+        raise n.error("the scales attribute is required")
+    return _resize(cx, n, n.need(0), cx.const(np.array(scales, np.float32)), None, n.attr("mode", "nearest"))
+
+
+@converter("Upsample", since=9)
+def upsample_v9(cx, n):
+    return _resize(cx, n, n.need(0), n.need(1), None, n.attr("mode", "nearest"))

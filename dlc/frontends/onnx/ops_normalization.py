@@ -1,0 +1,104 @@
+"""Converters: Softmax, LogSoftmax, the inference-time normalizations
+(BatchNormalization, InstanceNormalization, LayerNormalization) and
+ArgMax/ArgMin."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir.errors import UnsupportedError
+from .registry import converter
+
+
+def _axis(n, rank):
+    a = int(n.attr("axis"))
+    if not -rank <= a < max(rank, 1):
+        raise n.error(f"axis {a} is out of range for rank {rank}")
+    return a % rank if rank else 0
+
+
+# ------------------------------------------------------------------ softmax
+def _softmax(ir_op, coerce_2d):
+    """Before opset 13 the input is seen as 2-D, [before axis, from axis on],
+    so the row is every axis from `axis`; since 13 it is the one axis."""
+    def convert(cx, n):
+        x = n.need(0)
+        if x.rank == 0:
+            raise n.error("the input must have rank >= 1")
+        a = _axis(n, x.rank)
+        return cx.op(ir_op, [x], axes=tuple(range(a, x.rank)) if coerce_2d else (a,))
+    return convert
+
+
+for _t, _op in (("Softmax", "softmax"), ("LogSoftmax", "log_softmax")):
+    converter(_t, since=1)(_softmax(_op, coerce_2d=True))
+    converter(_t, since=13)(_softmax(_op, coerce_2d=False))
+
+
+# ----------------------------------------------------------- normalizations
+def _per_channel(cx, v, x):
+    """A [C] parameter as [C, 1, ...], to broadcast over x's [N, C, ...]."""
+    v = cx.cast(v, x.dtype)
+    return cx.reshape(v, [-1] + [1] * (x.rank - 2)) if x.rank > 2 else v
+
+
+def _only_first_output(n):
+    if any(n.wants_output(i) for i in range(1, n.num_outputs)):
+        raise n.error("only the first output (Y) is supported; the others exist for training",
+                      UnsupportedError)
+
+
+@converter("BatchNormalization")
+def batch_norm(cx, n):
+    """y = x * scale + shift with scale = gamma / sqrt(var + eps) and
+    shift = beta - mean * scale: constant weights fold both to one constant."""
+    if n.attr("training_mode", 0):
+        raise n.error("training_mode=1 is not supported (inference only)", UnsupportedError)
+    if not n.attr("spatial", 1):
+        raise n.error("spatial=0 is not supported", UnsupportedError)
+    _only_first_output(n)
+    x = n.need(0)
+    if x.rank < 2:
+        raise n.error(f"X must have rank >= 2 ([N, C, ...]), got {list(x.shape)}")
+    gamma, beta, mean, var = (_per_channel(cx, n.need(i), x) for i in range(1, 5))
+    eps = cx.const(np.array(n.attr("epsilon"), x.dtype))
+    scale = cx.op("div", [gamma, cx.op("sqrt", [cx.op("add", [var, eps])])])
+    shift = cx.op("sub", [beta, cx.op("mul", [mean, scale])])
+    return cx.op("add", [cx.op("mul", [x, scale]), shift])
+
+
+@converter("InstanceNormalization")
+def instance_norm(cx, n):
+    x = n.need(0)
+    if x.rank < 3:
+        raise n.error(f"X must have rank >= 3 ([N, C, D1, ...]), got {list(x.shape)}")
+    y = cx.op("normalize", [x], axis=2, epsilon=float(n.attr("epsilon")))
+    y = cx.op("mul", [y, _per_channel(cx, n.need(1), x)])
+    return cx.op("add", [y, _per_channel(cx, n.need(2), x)])
+
+
+@converter("LayerNormalization", since=17)
+def layer_norm(cx, n):
+    """Computed in the input's dtype whatever stash_type says (float32 and
+    float64 inputs only, so this is never less precise)."""
+    _only_first_output(n)
+    x, scale, bias = n.need(0), n.need(1), n.input(2)
+    if x.rank == 0:
+        raise n.error("X must have rank >= 1")
+    y = cx.op("normalize", [x], axis=_axis(n, x.rank), epsilon=float(n.attr("epsilon")))
+    y = cx.op("mul", [y, cx.cast(scale, x.dtype)])
+    return y if bias is None else cx.op("add", [y, cx.cast(bias, x.dtype)])
+
+
+# ------------------------------------------------------------ ArgMax/ArgMin
+def _arg(ir_op):
+    def convert(cx, n):
+        x = n.need(0)
+        if x.rank == 0:
+            raise n.error("the input must have rank >= 1")
+        return cx.op(ir_op, [x], axis=_axis(n, x.rank), keepdims=bool(n.attr("keepdims", 1)),
+                     select_last_index=int(n.attr("select_last_index", 0)))
+    return convert
+
+
+converter("ArgMax")(_arg("argmax"))
+converter("ArgMin")(_arg("argmin"))

@@ -1,0 +1,67 @@
+"""Linear algebra: ``matmul`` with numpy semantics for rank >= 2 operands
+(leading dims are batch dims and broadcast). 1-D operands are the
+frontend's business: it unsqueezes them and squeezes the result."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..shapes import broadcast
+from .base import OUT_FUSABLE, OpDef, register
+
+
+def _matmul_infer(ins):
+    a, b = ins
+    if a.dtype != b.dtype:
+        raise ShapeError(f"matmul: input dtypes differ ({a.dtype.name} vs {b.dtype.name})")
+    if a.dtype.kind not in "iuf":
+        raise ShapeError(f"matmul expects numeric inputs, got {a.dtype.name}")
+    if a.rank < 2 or b.rank < 2:
+        raise ShapeError(f"matmul needs operands of rank >= 2, got {list(a.shape)} and {list(b.shape)}")
+    ka, kb = a.shape[-1], b.shape[-2]
+    if isinstance(ka, int) and isinstance(kb, int) and ka != kb:
+        raise ShapeError(f"matmul: inner dims differ: {list(a.shape)} @ {list(b.shape)} ({ka} != {kb})")
+    try:
+        batch = broadcast(a.shape[:-2], b.shape[:-2])
+    except ShapeError:
+        raise ShapeError(f"matmul: batch dims of {list(a.shape)} and {list(b.shape)} "
+                         f"do not broadcast") from None
+    return a.dtype, batch + (a.shape[-2], b.shape[-1])
+
+
+def _batch_index(buf, batch_idx, rows):
+    """Index into `buf` for an output batch index (numpy broadcasting of the
+    leading dims) followed by its two matrix indices `rows`."""
+    lead = len(batch_idx) - (buf.rank - 2)
+    idx = [0 if d == 1 else batch_idx[lead + i] for i, d in enumerate(buf.shape[:-2])]
+    return idx + list(rows)
+
+
+def _matmul_lower(k, ins, outs):
+    a, b = ins
+    out = outs[0]
+    *batch, m, n = out.shape
+    kk = a.shape[-1]
+    with k.loops(list(batch) + [m], "i") as idx:
+        bi, i = idx[:-1], idx[-1]
+        if n == 1:   # matrix-vector: a dot product per row, reduced in a register
+            acc = k.local(k.zero(out.dtype), "acc")
+            with k.loop(kk, "k") as r:
+                k.accumulate(acc, k.load(a, _batch_index(a, bi, [i, r])) * k.load(b, _batch_index(b, bi, [r, 0])))
+            k.store(out, [*bi, i, 0], acc)
+        else:        # i-k-j order: the innermost loop runs along contiguous rows of out and b (it vectorizes)
+            with k.loop(n, "j") as j:
+                k.store(out, [*bi, i, j], k.zero(out.dtype))
+            with k.loop(kk, "k") as r:
+                av = k.local(k.load(a, _batch_index(a, bi, [i, r])), "a_ik")
+                with k.loop(n, "j") as j:
+                    o = [*bi, i, j]
+                    k.store(out, o, k.load(out, o) + av * k.load(b, _batch_index(b, bi, [r, j])))
+
+
+def _matmul_ref(a, b):
+    return np.matmul(a, b)
+
+
+register(OpDef("matmul", OUT_FUSABLE, _matmul_infer, _matmul_ref, lower=_matmul_lower,
+               doc="numpy matmul for rank >= 2 operands; leading (batch) dims broadcast"))

@@ -1,0 +1,716 @@
+"""Neural-network ops over ``[N, C, *spatial]`` data with 1 to 3 (or more)
+spatial dims: ``conv``, ``conv_transpose``, ``max_pool``, ``avg_pool`` and
+``resize``.
+
+Sliding-window attributes are explicit lists, one entry per spatial axis:
+``strides``, ``dilations``, and ``pads`` (all begins, then all ends, as in
+ONNX). ``pad_mode`` is "explicit", or "same_upper" / "same_lower": pads that
+keep ``out = ceil(in / stride)``, resolved from the input shape whenever it
+is known, so a model with symbolic spatial dims infers (fresh dims) and is
+resolved at specialization.
+
+Lowerings never read outside the input: each output position loops only
+over the kernel taps that land inside it (bounds computed per position).
+"""
+from __future__ import annotations
+
+import itertools
+import math
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..shapes import is_known, unknown_dim
+from .base import OPAQUE, OUT_FUSABLE, OpDef, register
+from .reduce import lowest
+
+PAD_MODES = ("explicit", "same_upper", "same_lower")
+INDEX = np.dtype("int64")
+
+
+# ----------------------------------------------------------------- geometry
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def window_axis(size: int, kernel: int, stride: int, dilation: int, pad_begin: int, pad_end: int,
+                pad_mode: str = "explicit", ceil_mode: bool = False) -> tuple[int, int, int]:
+    """Output length and (begin, end) pads of one spatial axis of a
+    sliding-window op. ceil_mode's extra last window is not part of the pads."""
+    span = (kernel - 1) * dilation + 1
+    if pad_mode != "explicit":
+        out = _ceil_div(size, stride)
+        total = max(0, (out - 1) * stride + span - size)
+        begin = total // 2 if pad_mode == "same_upper" else total - total // 2
+        return out, begin, total - begin
+    room = size + pad_begin + pad_end - span
+    if room < 0:
+        raise ShapeError(f"the window ({span} wide with dilation) is larger than the padded input "
+                         f"({size} + {pad_begin} + {pad_end})")
+    if not ceil_mode:
+        return room // stride + 1, pad_begin, pad_end
+    out = _ceil_div(room, stride) + 1
+    if (out - 1) * stride >= size + pad_begin:   # the last window must start inside the input or left pad
+        out -= 1
+    return out, pad_begin, pad_end
+
+
+def _check_window_attrs(x, nsp: int, strides, dilations, pads, pad_mode, kernel=None) -> None:
+    if x.rank < 3:
+        raise ShapeError(f"input has {x.rank} dims, expected [N, C, spatial...] (at least 3)")
+    for name, v, n in (("strides", strides, nsp), ("dilations", dilations, nsp), ("pads", pads, 2 * nsp),
+                       ("kernel", kernel, nsp)):
+        if v is not None and len(v) != n:
+            raise ShapeError(f"{name} {list(v)} should have {n} values for {nsp} spatial dims")
+    if any(s < 1 for s in strides) or any(d < 1 for d in dilations):
+        raise ShapeError(f"strides {list(strides)} and dilations {list(dilations)} must be >= 1")
+    if kernel is not None and any(int(k) < 1 for k in kernel):
+        raise ShapeError(f"kernel {list(kernel)} must be >= 1")
+    if pad_mode not in PAD_MODES:
+        raise ShapeError(f"pad_mode {pad_mode!r} is not one of {', '.join(PAD_MODES)}")
+
+
+def window_geometry(spatial, kernel, strides, dilations, pads, pad_mode, ceil_mode=False):
+    """Output spatial dims, begin pads and end pads; a symbolic input dim
+    gives a fresh symbolic output dim (and pads None)."""
+    nsp = len(spatial)
+    out, begin, end = [], [], []
+    for j in range(nsp):
+        if not (is_known(spatial[j]) and is_known(kernel[j])):
+            out.append(unknown_dim())
+            begin.append(None)
+            end.append(None)
+            continue
+        o, b, e = window_axis(spatial[j], kernel[j], strides[j], dilations[j], pads[j], pads[nsp + j],
+                              pad_mode, ceil_mode)
+        if o < 1:
+            raise ShapeError(f"spatial dim {j} of size {spatial[j]} gives an empty output")
+        out.append(o)
+        begin.append(b)
+        end.append(e)
+    return tuple(out), begin, end
+
+
+def _pad_for_windows(x, out, kernel, strides, dilations, begin, fill):
+    """`x` padded with `fill`: `begin` before, and after as far as the last
+    window reaches."""
+    widths = [(0, 0), (0, 0)]
+    for j, (o, k, s, d, b) in enumerate(zip(out, kernel, strides, dilations, begin)):
+        need = (o - 1) * s + (k - 1) * d + 1
+        widths.append((b, max(0, need - x.shape[2 + j] - b)))
+    return np.pad(x, widths, constant_values=fill)
+
+
+def _windows(xp, out, kernel, strides, dilations):
+    """(tap, view) per kernel tap: the view holds, for every output position,
+    the padded-input element under that tap."""
+    for tap in np.ndindex(*kernel):
+        sl = tuple(slice(t * d, t * d + (o - 1) * s + 1, s) for t, o, s, d in zip(tap, out, strides, dilations))
+        yield tap, xp[(slice(None), slice(None)) + sl]
+
+
+# -- kernel-IR helpers
+def _ceil_div_expr(k, a, d: int):
+    return a if d == 1 else k.floordiv(a + (d - 1), d)
+
+
+def _taps(k, o, size: int, kernel: int, stride: int, dilation: int, pad: int, n_out: int):
+    """[lo, hi) of the taps t of output position `o` whose input position
+    ``o*stride - pad + t*dilation`` lies in [0, size)."""
+    if pad <= 0 and -pad + (n_out - 1) * stride + (kernel - 1) * dilation < size:
+        return 0, kernel           # every window lies inside: static bounds
+    first = o * stride - pad       # input position of tap 0
+    lo = k.max(_ceil_div_expr(k, -first, dilation), 0)
+    hi = k.min(_ceil_div_expr(k, size - first, dilation), kernel)
+    return lo, hi
+
+
+def _window_positions(o, strides, begin, t, dilations):
+    """Input positions under taps `t` of the window at output position `o`."""
+    return [o[j] * strides[j] - begin[j] + t[j] * dilations[j] for j in range(len(o))]
+
+
+def _all(conds):
+    """The conjunction of kernel-IR conditions."""
+    out = conds[0]
+    for cnd in conds[1:]:
+        out = out & cnd
+    return out
+
+
+@contextmanager
+def _tap_loops(k, ranges, prefix="t"):
+    """Loops over the kernel taps, ``ranges`` being (lo, hi) per spatial axis."""
+    with ExitStack() as stack:
+        yield tuple(stack.enter_context(k.loop(hi, f"{prefix}{j}", start=lo)) for j, (lo, hi) in enumerate(ranges))
+
+
+def _check_float(op, *vals):
+    dt = vals[0].dtype
+    for v in vals:
+        if v is not None and v.dtype != dt:
+            raise ShapeError(f"{op}: input dtypes differ ({dt.name} vs {v.dtype.name})")
+    if dt.kind != "f":
+        raise ShapeError(f"{op} expects float inputs, got {dt.name}")
+
+
+# ------------------------------------------------------------------- conv
+def _conv_infer(ins, strides, dilations, pads, pad_mode="explicit", group=1):
+    x, w = ins[0], ins[1]
+    b = ins[2] if len(ins) > 2 else None
+    _check_float("conv", x, w, b)
+    if w.rank != x.rank:
+        raise ShapeError(f"weight has {w.rank} dims {list(w.shape)}, expected {x.rank} like the input")
+    nsp = x.rank - 2
+    _check_window_attrs(x, nsp, strides, dilations, pads, pad_mode)
+    c, m, cg = x.shape[1], w.shape[0], w.shape[1]
+    if group < 1:
+        raise ShapeError(f"group must be >= 1, got {group}")
+    if is_known(m) and m % group:
+        raise ShapeError(f"weight has {m} output channels, not divisible by group={group}")
+    if is_known(c) and is_known(cg) and c != cg * group:
+        raise ShapeError(f"input has {c} channels, but the weight {list(w.shape)} with group={group} "
+                         f"expects {cg * group} ({cg} per group)")
+    if b is not None and (b.rank != 1 or (is_known(b.shape[0]) and is_known(m) and b.shape[0] != m)):
+        raise ShapeError(f"bias has shape {list(b.shape)}, expected [{m}]")
+    out, _, _ = window_geometry(x.shape[2:], w.shape[2:], strides, dilations, pads, pad_mode)
+    return x.dtype, (x.shape[0], m, *out)
+
+
+def _conv_ref(x, w, b=None, *, strides, dilations, pads, pad_mode="explicit", group=1):
+    n, c = x.shape[:2]
+    m, cg, *kernel = w.shape
+    out, begin, _ = window_geometry(x.shape[2:], kernel, strides, dilations, pads, pad_mode)
+    xp = _pad_for_windows(x, out, kernel, strides, dilations, begin, 0)
+    y = np.zeros((n, group, m // group, *out), x.dtype)
+    for tap, win in _windows(xp, out, kernel, strides, dilations):
+        wt = w[(slice(None), slice(None)) + tap].reshape(group, m // group, cg)
+        y += np.einsum("ngc...,gmc->ngm...", win.reshape(n, group, cg, *out), wt)
+    y = y.reshape(n, m, *out)
+    if b is not None:
+        y += b.reshape(m, *[1] * len(out))
+    return y
+
+
+def _conv_lower(k, ins, outs, strides, dilations, pads, pad_mode="explicit", group=1):
+    """Per output row: y[..., :] = bias, then for each input channel and tap
+    y[..., ow] += x[..., ow*stride + offset] * w[tap] over the ow whose input
+    lies inside, so the innermost loop runs along contiguous rows."""
+    x, w = ins[0], ins[1]
+    b = ins[2] if len(ins) > 2 else None
+    y = outs[0]
+    n, _, *size = x.shape
+    m, cg, *kernel = w.shape
+    mg = m // group
+    out, begin, _ = window_geometry(size, kernel, strides, dilations, pads, pad_mode)
+    s, d, p, wl, ol = strides[-1], dilations[-1], begin[-1], size[-1], out[-1]
+    with k.loops([n, group, mg, *out[:-1]], "i") as (ni, g, mi, *o):
+        oc = g * mg + mi
+        with k.loop(ol, "ow") as ow:
+            k.store(y, [ni, oc, *o, ow], k.load(b, [oc]) if b is not None else k.zero(y.dtype))
+        ranges = [_taps(k, o[j], size[j], kernel[j], strides[j], dilations[j], begin[j], out[j])
+                  for j in range(len(size) - 1)]
+        with k.loop(cg, "c") as c:
+            with _tap_loops(k, ranges) as t:
+                pos = _window_positions(o, strides, begin, t, dilations)
+                with k.loop(kernel[-1], f"t{len(size) - 1}") as tl:
+                    shift = tl * d - p     # input column of output column 0
+                    lo = k.max(_ceil_div_expr(k, -shift, s), 0)
+                    hi = k.min(_ceil_div_expr(k, wl - shift, s), ol)
+                    wv = k.local(k.load(w, [oc, c, *t, tl]), "w_tap")
+                    with k.loop(hi, "ow", start=lo) as ow:
+                        at = [ni, oc, *o, ow]
+                        k.store(y, at, k.load(y, at) + k.load(x, [ni, g * cg + c, *pos, ow * s + shift]) * wv)
+
+
+register(OpDef("conv", OUT_FUSABLE, _conv_infer, _conv_ref, lower=_conv_lower,
+               doc="grouped N-D convolution (cross-correlation); x [N,C,*S], w [M,C/group,*K], bias [M]"))
+
+
+# --------------------------------------------------------- conv_transpose
+def transpose_axis(size: int, kernel: int, stride: int, dilation: int, pad_begin: int, pad_end: int,
+                   output_padding: int, pad_mode: str, out_size: int | None) -> tuple[int, int]:
+    """Output length and begin pad of one spatial axis of a transposed conv.
+    A given `out_size` (or a same_* mode, whose out_size is size*stride, or
+    less where that would need negative pads, as in onnxruntime) decides
+    the pads; same_upper puts the smaller half first."""
+    full = stride * (size - 1) + output_padding + (kernel - 1) * dilation + 1
+    if out_size is None and pad_mode != "explicit":
+        out_size = min(size * stride, full)
+    if out_size is None:
+        return full - pad_begin - pad_end, pad_begin
+    total = max(0, full - out_size)
+    return out_size, total // 2 if pad_mode == "same_upper" else total - total // 2
+
+
+def _transpose_geometry(spatial, kernel, strides, dilations, pads, pad_mode, output_padding, output_shape):
+    nsp = len(spatial)
+    out, begin = [], []
+    for j in range(nsp):
+        given = output_shape[j] if output_shape is not None else None
+        if not (is_known(spatial[j]) and is_known(kernel[j])):
+            out.append(given if given is not None else unknown_dim())
+            begin.append(None)
+            continue
+        o, b = transpose_axis(spatial[j], kernel[j], strides[j], dilations[j], pads[j], pads[nsp + j],
+                              output_padding[j], pad_mode, given)
+        if o < 1:
+            raise ShapeError(f"spatial dim {j} of size {spatial[j]} gives an empty output")
+        out.append(o)
+        begin.append(b)
+    return tuple(out), begin
+
+
+def _conv_transpose_infer(ins, strides, dilations, pads, output_padding, output_shape=None,
+                          pad_mode="explicit", group=1):
+    x, w = ins[0], ins[1]
+    b = ins[2] if len(ins) > 2 else None
+    _check_float("conv_transpose", x, w, b)
+    if w.rank != x.rank:
+        raise ShapeError(f"weight has {w.rank} dims {list(w.shape)}, expected {x.rank} like the input")
+    nsp = x.rank - 2
+    _check_window_attrs(x, nsp, strides, dilations, pads, pad_mode)
+    for name, v in (("output_padding", output_padding), ("output_shape", output_shape)):
+        if v is not None and len(v) != nsp:
+            raise ShapeError(f"{name} {list(v)} should have {nsp} values for {nsp} spatial dims")
+    if group < 1:
+        raise ShapeError(f"group must be >= 1, got {group}")
+    c = x.shape[1]
+    if is_known(c) and c % group:
+        raise ShapeError(f"input has {c} channels, not divisible by group={group}")
+    if is_known(c) and is_known(w.shape[0]) and w.shape[0] != c:
+        raise ShapeError(f"input has {c} channels, but the weight {list(w.shape)} expects {w.shape[0]}")
+    m = w.shape[1] * group if is_known(w.shape[1]) else unknown_dim()
+    if b is not None and (b.rank != 1 or (is_known(b.shape[0]) and is_known(m) and b.shape[0] != m)):
+        raise ShapeError(f"bias has shape {list(b.shape)}, expected [{m}]")
+    out, _ = _transpose_geometry(x.shape[2:], w.shape[2:], strides, dilations, pads, pad_mode,
+                                 output_padding, output_shape)
+    return x.dtype, (x.shape[0], m, *out)
+
+
+def _conv_transpose_ref(x, w, b=None, *, strides, dilations, pads, output_padding, output_shape=None,
+                        pad_mode="explicit", group=1):
+    n, c, *size = x.shape
+    _, mg, *kernel = w.shape
+    cg = c // group
+    out, begin = _transpose_geometry(size, kernel, strides, dilations, pads, pad_mode, output_padding,
+                                     output_shape)
+    # scatter every tap into a buffer indexed by "full" position + shift, then crop
+    shift = [max(0, -bg) for bg in begin]
+    length = [max((s - 1) * st + (kk - 1) * d + 1, bg + o) + sh
+              for s, st, kk, d, bg, o, sh in zip(size, strides, kernel, dilations, begin, out, shift)]
+    buf = np.zeros((n, group, mg, *length), x.dtype)
+    xg = x.reshape(n, group, cg, *size)
+    for tap in np.ndindex(*kernel):
+        wt = w[(slice(None), slice(None)) + tap].reshape(group, cg, mg)
+        sl = tuple(slice(sh + t * d, sh + t * d + (s - 1) * st + 1, st)
+                   for t, d, s, st, sh in zip(tap, dilations, size, strides, shift))
+        buf[(slice(None),) * 3 + sl] += np.einsum("ngc...,gcm->ngm...", xg, wt)
+    crop = tuple(slice(bg + sh, bg + sh + o) for bg, sh, o in zip(begin, shift, out))
+    y = buf[(slice(None),) * 3 + crop].reshape(n, group * mg, *out)
+    if b is not None:
+        y = y + b.reshape(-1, *[1] * len(out))
+    return y
+
+
+def _conv_transpose_lower(k, ins, outs, strides, dilations, pads, output_padding, output_shape=None,
+                          pad_mode="explicit", group=1):
+    """Gathers along the leading spatial axes (output position o takes tap t
+    from input (o + pad - t*dilation) / stride when that divides), and
+    scatters along the last one: per tap, y[..., i*stride + offset] += x[..., i]
+    * w[tap] over the input row, so the innermost loop reads contiguously."""
+    x, w = ins[0], ins[1]
+    b = ins[2] if len(ins) > 2 else None
+    y = outs[0]
+    n, c, *size = x.shape
+    _, mg, *kernel = w.shape
+    cg = c // group
+    out, begin = _transpose_geometry(size, kernel, strides, dilations, pads, pad_mode, output_padding,
+                                     output_shape)
+    lead = len(size) - 1
+    s, d, p, wl, ol = strides[-1], dilations[-1], begin[-1], size[-1], out[-1]
+    with k.loops([n, group, mg, *out[:-1]], "i") as (ni, g, mi, *o):
+        oc = g * mg + mi
+        with k.loop(ol, "ow") as ow:
+            k.store(y, [ni, oc, *o, ow], k.load(b, [oc]) if b is not None else k.zero(y.dtype))
+        ranges = []   # taps whose q = o + pad - t*dilation lies in [0, (size-1)*stride]
+        for j in range(lead):
+            q0 = o[j] + begin[j]
+            lo = k.max(_ceil_div_expr(k, q0 - (size[j] - 1) * strides[j], dilations[j]), 0)
+            hi = k.min(k.floordiv(q0, dilations[j]) + 1, kernel[j])
+            ranges.append((lo, hi))
+        with k.loop(cg, "c") as ci:
+            with _tap_loops(k, ranges) as t:
+                q = [o[j] + begin[j] - t[j] * dilations[j] for j in range(lead)]
+                on_grid = [k.eq(k.rem(q[j], strides[j]), 0) for j in range(lead) if strides[j] > 1]
+                with ExitStack() as stack:
+                    if on_grid:
+                        stack.enter_context(k.if_(_all(on_grid)))
+                    pos = [q[j] / strides[j] if strides[j] > 1 else q[j] for j in range(lead)]  # q >= 0 here
+                    with k.loop(kernel[-1], f"t{lead}") as tl:
+                        shift = tl * d - p     # output column of input column 0
+                        lo = k.max(_ceil_div_expr(k, -shift, s), 0)
+                        hi = k.min(_ceil_div_expr(k, ol - shift, s), wl)
+                        wv = k.local(k.load(w, [g * cg + ci, mi, *t, tl]), "w_tap")
+                        with k.loop(hi, "iw", start=lo) as iw:
+                            at = [ni, oc, *o, iw * s + shift]
+                            k.store(y, at, k.load(y, at) + k.load(x, [ni, g * cg + ci, *pos, iw]) * wv)
+
+
+register(OpDef("conv_transpose", OUT_FUSABLE, _conv_transpose_infer, _conv_transpose_ref,
+               lower=_conv_transpose_lower,
+               doc="grouped N-D transposed convolution; x [N,C,*S], w [C,M/group,*K], bias [M]"))
+
+
+# ---------------------------------------------------------------- pooling
+def _pool_shape(x, kernel, strides, dilations, pads, pad_mode, ceil_mode):
+    _check_window_attrs(x, x.rank - 2, strides, dilations, pads, pad_mode, kernel)
+    out, _, _ = window_geometry(x.shape[2:], kernel, strides, dilations, pads, pad_mode, ceil_mode)
+    return (x.shape[0], x.shape[1], *out)
+
+
+def _max_pool_infer(ins, kernel, strides, dilations, pads, pad_mode="explicit", ceil_mode=False,
+                    storage_order=0, indices=False):
+    x = ins[0]
+    if x.dtype.kind not in "fiu":
+        raise ShapeError(f"max_pool expects a numeric input, got {x.dtype.name}")
+    shape = _pool_shape(x, kernel, strides, dilations, pads, pad_mode, ceil_mode)
+    return [(x.dtype, shape), (INDEX, shape)] if indices else (x.dtype, shape)
+
+
+def _avg_pool_infer(ins, kernel, strides, dilations, pads, pad_mode="explicit", ceil_mode=False,
+                    count_include_pad=False):
+    x = ins[0]
+    _check_float("avg_pool", x)
+    return x.dtype, _pool_shape(x, kernel, strides, dilations, pads, pad_mode, ceil_mode)
+
+
+def _flat_index(n, c, pos, channels, size, storage_order):
+    """Index of an input element in the flattened input; the spatial dims
+    row-major (storage_order 0) or column-major (1). Works on ints, numpy
+    arrays and kernel-IR expressions alike."""
+    spatial = 0
+    dims = list(zip(pos, size))
+    for p, s in (dims if storage_order == 0 else dims[::-1]):
+        spatial = spatial * s + p
+    return (n * channels + c) * int(np.prod(size)) + spatial
+
+
+def _max_pool_ref(x, kernel, strides, dilations, pads, pad_mode="explicit", ceil_mode=False,
+                  storage_order=0, indices=False):
+    n, c, *size = x.shape
+    out, begin, _ = window_geometry(size, kernel, strides, dilations, pads, pad_mode, ceil_mode)
+    xp = _pad_for_windows(x, out, kernel, strides, dilations, begin, 0)
+    inside = _pad_for_windows(np.ones((1, 1, *size), bool), out, kernel, strides, dilations, begin, False)
+    best = np.full((n, c, *out), lowest(x.dtype), x.dtype)
+    arg = np.zeros((n, c, *out), INDEX)
+    seen = np.zeros((1, 1, *out), bool)
+    lead = [1] * len(out)
+    ni, ci = np.arange(n).reshape(n, 1, *lead), np.arange(c).reshape(1, c, *lead)
+    views = zip(_windows(xp, out, kernel, strides, dilations), _windows(inside, out, kernel, strides, dilations))
+    for (tap, win), (_, ok) in views:
+        take = ok & (~seen | (win > best))    # the first tap inside, then strictly greater: first max wins
+        best = np.where(take, win, best)
+        if indices:
+            pos = np.meshgrid(*[np.arange(o) * s - b + t * d for o, s, b, t, d in
+                                zip(out, strides, begin, tap, dilations)], indexing="ij")
+            arg = np.where(take, _flat_index(ni, ci, [p[None, None] for p in pos], c, size, storage_order), arg)
+        seen = seen | ok
+    return (best, arg) if indices else best
+
+
+def _avg_pool_ref(x, kernel, strides, dilations, pads, pad_mode="explicit", ceil_mode=False,
+                  count_include_pad=False):
+    size = x.shape[2:]
+    out, begin, end = window_geometry(size, kernel, strides, dilations, pads, pad_mode, ceil_mode)
+    xp = _pad_for_windows(x, out, kernel, strides, dilations, begin, 0)
+    # the divisor counts the taps on the input, or on the input and its declared pads
+    counted = np.ones((1, 1, *size), x.dtype)
+    if count_include_pad:
+        counted = np.pad(counted, [(0, 0), (0, 0)] + list(zip(begin, end)), constant_values=1)
+    cp = _pad_for_windows(counted, out, kernel, strides, dilations, [0] * len(size) if count_include_pad else begin, 0)
+    total = sum(win for _, win in _windows(xp, out, kernel, strides, dilations))
+    count = sum(win for _, win in _windows(cp, out, kernel, strides, dilations))
+    return total / np.maximum(count, 1)
+
+
+def _max_pool_lower(k, ins, outs, kernel, strides, dilations, pads, pad_mode="explicit", ceil_mode=False,
+                    storage_order=0, indices=False):
+    x, y = ins[0], outs[0]
+    n, c, *size = x.shape
+    out, begin, _ = window_geometry(size, kernel, strides, dilations, pads, pad_mode, ceil_mode)
+    with k.loops([n, c, *out], "i") as (ni, ci, *o):
+        ranges = [_taps(k, o[j], size[j], kernel[j], strides[j], dilations[j], begin[j], out[j])
+                  for j in range(len(size))]
+        acc = k.local(k.const(lowest(x.dtype), x.dtype), "max")
+        if indices:   # starts at the first tap inside, so a window of lowest values still points at it
+            first = _window_positions(o, strides, begin, [lo for lo, _ in ranges], dilations)
+            arg = k.local(_flat_index(ni, ci, first, c, size, storage_order), "arg", INDEX)
+        with _tap_loops(k, ranges) as t:
+            pos = _window_positions(o, strides, begin, t, dilations)
+            v = k.load(x, [ni, ci, *pos])
+            if indices:
+                with k.if_(v > acc):
+                    k.assign(acc, v)
+                    k.assign(arg, _flat_index(ni, ci, pos, c, size, storage_order))
+            else:
+                k.accumulate(acc, v, "max")
+        k.store(y, [ni, ci, *o], acc)
+        if indices:
+            k.store(outs[1], [ni, ci, *o], arg)
+
+
+def _avg_pool_lower(k, ins, outs, kernel, strides, dilations, pads, pad_mode="explicit", ceil_mode=False,
+                    count_include_pad=False):
+    x, y = ins[0], outs[0]
+    n, c, *size = x.shape
+    nsp = len(size)
+    out, begin, end = window_geometry(size, kernel, strides, dilations, pads, pad_mode, ceil_mode)
+    with k.loops([n, c, *out], "i") as (ni, ci, *o):
+        ranges = [_taps(k, o[j], size[j], kernel[j], strides[j], dilations[j], begin[j], out[j])
+                  for j in range(nsp)]
+        acc = k.local(k.zero(x.dtype), "acc")
+        with _tap_loops(k, ranges) as t:
+            k.accumulate(acc, k.load(x, [ni, ci, *_window_positions(o, strides, begin, t, dilations)]))
+        if count_include_pad:   # the taps on the input and its declared pads (not ceil_mode's overhang)
+            ranges = [_taps(k, o[j], size[j] + begin[j] + end[j], kernel[j], strides[j], dilations[j], 0, out[j])
+                      for j in range(nsp)]
+        count = 1
+        for lo, hi in ranges:
+            count = count * k.max(k.cast(hi, INDEX) - lo, 1)
+        k.store(y, [ni, ci, *o], acc / k.cast(count, x.dtype))
+
+
+register(
+    OpDef("max_pool", OPAQUE, _max_pool_infer, _max_pool_ref, lower=_max_pool_lower,
+          doc="N-D max pooling; with indices=True a second output holds each max's flat input index"),
+    OpDef("avg_pool", OPAQUE, _avg_pool_infer, _avg_pool_ref, lower=_avg_pool_lower,
+          doc="N-D average pooling; count_include_pad counts the declared pads in the divisor"),
+)
+
+
+# ----------------------------------------------------------------- resize
+# Source coordinates are computed in float32 in the same order of operations
+# as onnxruntime, so nearest-neighbour picks agree exactly; one formula
+# serves both the numpy reference and the kernel (see _NumpyMath).
+F32, F64 = np.dtype("float32"), np.dtype("float64")
+COORD_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
+               "tf_half_pixel_for_nn")
+NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil", "simple")
+RESIZE_MODES = ("nearest", "linear")
+ASPECT_POLICIES = ("stretch", "not_larger", "not_smaller")
+
+
+@dataclass(frozen=True)
+class _Axis:
+    """One axis of a resize: input and output length and the float32 scale."""
+    size: int
+    out: int
+    scale: np.float32
+
+    @property
+    def identity(self) -> bool:   # onnxruntime copies an axis of scale 1 without transforming it
+        return self.scale == 1
+
+
+class _NumpyMath:
+    """The KernelBuilder helpers the resize formulas use, on numpy arrays."""
+    floor, ceil, select = staticmethod(np.floor), staticmethod(np.ceil), staticmethod(np.where)
+    min, max = staticmethod(np.minimum), staticmethod(np.maximum)
+
+    @staticmethod
+    def cast(x, dtype):
+        return np.asarray(x).astype(dtype)
+
+    @staticmethod
+    def clamp(x, lo, hi):
+        return np.minimum(np.maximum(x, lo), hi)
+
+
+def resize_plan(shape, scales, sizes, axes=None, policy="stretch"):
+    """Output shape and per-axis float32 scales, as onnxruntime computes
+    them: from `scales`, out = trunc(scale * in); from `sizes`, scale = out / in
+    (one scale for all `axes` under a keep-aspect-ratio policy, and then
+    out = round(scale * in)). Symbolic input dims give fresh output dims."""
+    rank = len(shape)
+    axes = tuple(range(rank)) if axes is None else tuple(axes)
+    vals = scales if scales is not None else sizes
+    if len(vals) != len(axes):
+        raise ShapeError(f"resize {'scales' if scales is not None else 'sizes'} {list(vals)} should have "
+                         f"{len(axes)} values (one per resized axis)")
+    out, sc = list(shape), [np.float32(1)] * rank
+    if scales is not None:
+        for a, s in zip(axes, scales):
+            if not s > 0:
+                raise ShapeError(f"resize scales must be positive, got {list(scales)}")
+            sc[a] = np.float32(s)
+            out[a] = int(sc[a] * np.float32(shape[a])) if is_known(shape[a]) else \
+                (shape[a] if sc[a] == 1 else unknown_dim())
+        return tuple(out), sc
+    for a, s in zip(axes, sizes):
+        if int(s) < 0:
+            raise ShapeError(f"resize sizes must be >= 0, got {list(sizes)}")
+        out[a] = int(s)
+        if is_known(shape[a]):
+            sc[a] = np.float32(out[a]) / np.float32(shape[a]) if shape[a] else np.float32(1)
+    if policy != "stretch":
+        if not all(is_known(shape[a]) for a in axes):
+            return tuple(unknown_dim() if a in axes else d for a, d in enumerate(shape)), sc
+        pick = min if policy == "not_larger" else max
+        s = pick(sc[a] for a in axes)
+        for a in axes:
+            sc[a] = s
+            out[a] = int(math.floor(float(s * np.float32(shape[a])) + 0.5))   # C round: halves go up
+    return tuple(out), sc
+
+
+def _source_coord(m, o, ax: _Axis, coord: str):
+    """Float32 source coordinate of output index `o` along one axis."""
+    s, size, out = ax.scale, ax.size, ax.out
+    f = m.cast(o, F32)
+    if coord == "asymmetric":
+        return f / s
+    if coord == "tf_half_pixel_for_nn":
+        return (f + 0.5) / s
+    if coord == "align_corners":
+        return f * 0.0 if out == 1 else f * np.float32(size - 1) / np.float32(out - 1)
+    if coord == "pytorch_half_pixel":
+        return f * 0.0 if out <= 1 else (f + 0.5) / s - 0.5
+    if coord == "half_pixel_symmetric":   # onnxruntime mixes float and double here; so do we
+        adjustment = np.float32(out) / (s * np.float32(size))
+        offset = np.float32(size) / np.float32(2) * (np.float32(1) - adjustment)
+        return m.cast(float(offset) + (m.cast(o, F64) + 0.5) / float(s) - 0.5, F32)
+    return (f + 0.5) / s - 0.5   # half_pixel
+
+
+def _nearest_index(m, x, ax: _Axis, nearest: str):
+    fl = m.floor(x)
+    if nearest == "simple":     # Resize-10 / Upsample: ceil when shrinking, else truncate
+        r = m.ceil(x) if ax.scale < 1 else x
+    elif nearest == "floor":
+        r = fl
+    elif nearest == "ceil":
+        r = m.ceil(x)
+    else:   # x - floor(x) is exact in float32; ties go down (prefer_floor) or up (prefer_ceil)
+        up = (x - fl > 0.5) if nearest == "round_prefer_floor" else (x - fl >= 0.5)
+        r = m.select(up, fl + 1.0, fl)
+    return m.clamp(m.cast(r, INDEX), 0, ax.size - 1)
+
+
+def _linear_taps(m, x, ax: _Axis):
+    """The two source indices and the weight of the second one."""
+    xc = m.clamp(x, 0.0, float(ax.size - 1))
+    i1 = m.min(m.cast(xc, INDEX), ax.size - 1)
+    i2 = m.min(i1 + 1, ax.size - 1)
+    return i1, i2, xc - m.cast(i1, F32)
+
+
+def _resize_args(x_shape, scales, sizes, axes, policy):
+    scales = None if scales is None or np.size(scales) == 0 else [float(s) for s in np.reshape(scales, -1)]
+    sizes = None if sizes is None or np.size(sizes) == 0 else [int(s) for s in np.reshape(sizes, -1)]
+    if scales is None and sizes is None:
+        raise ShapeError("resize needs scales or sizes")
+    out, sc = resize_plan(x_shape, scales, sizes, axes, policy)
+    if tuple(out) == tuple(x_shape):   # as onnxruntime: a resize to the same shape is a copy
+        sc = [np.float32(1)] * len(sc)
+    return [_Axis(int(d), int(o), s) for d, o, s in zip(x_shape, out, sc)]
+
+
+def _resize_infer(ins, mode="nearest", coord="half_pixel", nearest="round_prefer_floor", axes=None,
+                  policy="stretch"):
+    x = ins[0]
+    scales = ins[1] if len(ins) > 1 else None
+    sizes = ins[2] if len(ins) > 2 else None
+    for name, v, choices in (("mode", mode, RESIZE_MODES), ("coord", coord, COORD_MODES),
+                             ("nearest", nearest, NEAREST_MODES), ("policy", policy, ASPECT_POLICIES)):
+        if v not in choices:
+            raise ShapeError(f"resize {name} {v!r} is not one of {', '.join(choices)}")
+    if mode == "linear":
+        _check_float("resize (linear)", x)
+    if x.rank == 0:
+        raise ShapeError("resize needs an input of rank >= 1")
+    if axes is not None and (sorted(set(axes)) != sorted(axes) or any(not 0 <= a < x.rank for a in axes)):
+        raise ShapeError(f"resize axes {list(axes)} must be distinct and normalized for rank {x.rank}")
+    given = [v for v in (scales, sizes) if v is not None]
+    if len(given) != 1:
+        raise ShapeError("resize takes exactly one of scales and sizes")
+    v = given[0]
+    what, kinds = ("scales", "f") if scales is not None else ("sizes", "iu")
+    if v.rank != 1 or v.dtype.kind not in kinds:
+        raise ShapeError(f"resize {what} must be a 1-D {'float' if kinds == 'f' else 'integer'} tensor, "
+                         f"got {v.dtype.name}{list(v.shape)}")
+    if v.const is None:   # computed at run time: known once folded at specialization
+        return x.dtype, tuple(unknown_dim() if axes is None or a in axes else d for a, d in enumerate(x.shape))
+    out, _ = resize_plan(x.shape, None if sizes is not None else [float(s) for s in v.const.reshape(-1)],
+                         None if sizes is None else [int(s) for s in v.const.reshape(-1)], axes, policy)
+    return x.dtype, out
+
+
+def _resize_ref(x, scales=None, sizes=None, *, mode="nearest", coord="half_pixel", nearest="round_prefer_floor",
+                axes=None, policy="stretch"):
+    m = _NumpyMath
+    plan = _resize_args(x.shape, scales, sizes, axes, policy)
+    taps = []   # per axis: [(indices, weights or None)]
+    for ax in plan:
+        o = np.arange(ax.out)
+        if ax.identity:
+            taps.append([(o, None)])
+        elif mode == "nearest":
+            idx = _nearest_index(m, _source_coord(m, o, ax, coord), ax, nearest)
+            taps.append([(np.broadcast_to(idx, o.shape), None)])
+        else:
+            i1, i2, lam = _linear_taps(m, _source_coord(m, o, ax, coord), ax)
+            taps.append([(np.broadcast_to(i1, o.shape), 1 - lam), (np.broadcast_to(i2, o.shape), lam)])
+    y = np.zeros([ax.out for ax in plan], x.dtype)
+    for combo in itertools.product(*taps):
+        w = np.ones([1] * x.ndim, F32)
+        for d, (_, wd) in enumerate(combo):
+            if wd is not None:
+                w = w * np.broadcast_to(wd, (plan[d].out,)).reshape([-1 if e == d else 1 for e in range(x.ndim)])
+        v = x[np.ix_(*[i for i, _ in combo])]
+        y = y + (v if mode == "nearest" else w.astype(x.dtype) * v)
+    return y
+
+
+def _resize_lower(k, ins, outs, mode="nearest", coord="half_pixel", nearest="round_prefer_floor", axes=None,
+                  policy="stretch"):
+    x, y = ins[0], outs[0]
+    scales = ins[1].const if len(ins) > 1 and ins[1] is not None else None
+    sizes = ins[2].const if len(ins) > 2 and ins[2] is not None else None
+    plan = _resize_args(x.shape, scales, sizes, axes, policy)
+    with ExitStack() as stack:
+        idx, taps = [], []
+        for d, ax in enumerate(plan):
+            # an axis's source index and weight depend only on its own output index:
+            # computed once per iteration of its loop
+            par = ax.out > 1 and all(a.out == 1 for a in plan[:d])   # the outermost loop that iterates
+            o = stack.enter_context(k.loop(ax.out, f"i{d}", parallel=par))
+            idx.append(o)
+            if ax.identity:
+                taps.append([(o, None)])
+            elif mode == "nearest":
+                taps.append([(k.local(_nearest_index(k, _source_coord(k, o, ax, coord), ax, nearest), f"src{d}"),
+                              None)])
+            else:
+                i1, i2, lam = _linear_taps(k, _source_coord(k, o, ax, coord), ax)
+                i1, i2, lam = k.local(i1, f"lo{d}"), k.local(i2, f"hi{d}"), k.local(lam, f"w{d}")
+                taps.append([(i1, 1.0 - lam), (i2, lam)])
+        if mode == "nearest":
+            k.store(y, idx, k.load(x, [t[0][0] for t in taps]))
+            return
+        acc = None
+        for combo in itertools.product(*taps):
+            w = None
+            for _, wd in combo:
+                if wd is not None:
+                    w = wd if w is None else w * wd
+            term = k.load(x, [i for i, _ in combo])
+            term = term if w is None else k.cast(w, x.dtype) * term
+            acc = term if acc is None else acc + term
+        k.store(y, idx, acc)
+
+
+register(OpDef("resize", OPAQUE, _resize_infer, _resize_ref, lower=_resize_lower, static_inputs=(1, 2),
+               doc="nearest / linear resize of any axes; inputs x, scales (float32) or sizes (int64)"))

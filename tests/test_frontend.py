@@ -1,0 +1,130 @@
+"""The ONNX frontend's handling of bad and unusual models."""
+import numpy as np
+import onnx
+import pytest
+from onnx import helper
+
+import dlc
+from dlc.frontends.onnx import import_model, supported_ops
+from tests.util import make_model, rand
+
+
+def test_every_unsupported_op_listed_in_one_error_before_any_work(monkeypatch):
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="r"),
+             helper.make_node("NonMaxSuppression", ["a", "a"], ["b"], name="nms1"),
+             helper.make_node("StringNormalizer", ["a"], ["c"], name="sn"),
+             helper.make_node("NonMaxSuppression", ["a", "a"], ["d"], name="nms2"),
+             helper.make_node("Frobnicate", ["a"], ["e"], name="f", domain="com.example")]
+    model = make_model(nodes, [("x", np.float32, [2])], ["b", "c", "d", "e"])
+    model.opset_import.append(helper.make_opsetid("com.example", 1))
+    import dlc.frontends.onnx.importer as importer
+    monkeypatch.setattr(importer, "_convert_node", lambda *a: pytest.fail("converted before checking support"))
+    with pytest.raises(dlc.UnsupportedError) as e:
+        dlc.compile(model)
+    msg = str(e.value)
+    assert "NonMaxSuppression (nodes: nms1, nms2)" in msg
+    assert "StringNormalizer (nodes: sn)" in msg
+    assert "com.example.Frobnicate (nodes: f)" in msg
+    assert "Relu" not in msg
+
+
+def test_old_opset_is_refused_with_advice():
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], [("x", np.float32, [2])], ["y"], opset=6)
+    with pytest.raises(dlc.UnsupportedError, match="opset 6.*version_converter"):
+        dlc.compile(model)
+
+
+def test_float16_input_is_refused_clearly():
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT16, [2])
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], [x], ["y"])
+    with pytest.raises(dlc.UnsupportedError, match="input 'x': dtype float16 is not supported"):
+        dlc.compile(model)
+
+
+def test_float16_initializer_is_refused_clearly():
+    model = make_model([helper.make_node("Add", ["x", "w"], ["y"])], [("x", np.float32, [2])], ["y"],
+                       {"w": np.ones(2, np.float16)})
+    with pytest.raises(dlc.UnsupportedError, match="initializer 'w'.*float16"):
+        dlc.compile(model)
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"\x00\x01garbage\xff" * 20, "not a valid ONNX model"),
+    (b"", "not a valid ONNX model"),
+])
+def test_garbage_files(tmp_path, content, message):
+    p = tmp_path / "bad.onnx"
+    p.write_bytes(content)
+    with pytest.raises(dlc.ModelError, match=message):
+        dlc.compile(str(p))
+
+
+def test_truncated_file(tmp_path):
+    model = make_model([helper.make_node("Add", ["x", "w"], ["y"])], [("x", np.float32, [64])], ["y"],
+                       {"w": np.ones(64, np.float32)})
+    data = model.SerializeToString()
+    p = tmp_path / "cut.onnx"
+    p.write_bytes(data[: len(data) - 40])
+    with pytest.raises(dlc.ModelError, match="cut.onnx"):
+        dlc.compile(str(p))
+
+
+def test_missing_file():
+    with pytest.raises(dlc.ModelError, match="no such file"):
+        dlc.compile("/nonexistent/model.onnx")
+
+
+def test_undefined_value_names_the_node():
+    model = make_model([helper.make_node("Relu", ["nope"], ["y"], name="relu7")], [("x", np.float32, [2])], ["y"])
+    with pytest.raises(dlc.ModelError, match="relu7.*'nope'"):
+        dlc.compile(model)
+
+
+def test_shape_error_names_the_node():
+    model = make_model([helper.make_node("Add", ["a", "b"], ["y"], name="add3")],
+                       [("a", np.float32, [2, 3]), ("b", np.float32, [4])], ["y"])
+    with pytest.raises(dlc.ShapeError, match="onnx add3: cannot broadcast"):
+        dlc.compile(model)
+
+
+def test_shapes_for_unknown_input():
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], [("x", np.float32, ["N"])], ["y"])
+    with pytest.raises(dlc.ModelError, match="unknown inputs: z"):
+        dlc.compile(model, shapes={"z": (1,)})
+
+
+def test_input_without_shape_needs_one():
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, None)
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], [x], ["y"])
+    with pytest.raises(dlc.ModelError, match="input 'x' has no shape"):
+        dlc.compile(model)
+    m = dlc.compile(model, shapes={"x": (3,)})
+    np.testing.assert_array_equal(m(np.array([-1, 0, 2], np.float32)), [0, 0, 2])
+
+
+def test_unknown_dims_become_symbols():
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [None, 3])
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], [x], ["y"])
+    m = dlc.compile(model)
+    assert m.inputs[0].shape == ("x_d0", 3)
+    assert m(rand(5, 3)).shape == (5, 3)
+
+
+def test_values_keep_source_names_and_nodes_their_source():
+    model = make_model([helper.make_node("Relu", ["x"], ["hidden:0"], name="Relu_3"),
+                        helper.make_node("Neg", ["hidden:0"], ["y"], name="")], [("x", np.float32, [1, 128])], ["y"])
+    g, _ = import_model(model)
+    text = str(g)
+    assert "hidden_0: f32[1,128] = relu(x)  # onnx Relu_3" in text
+    assert "= neg(hidden_0)  # onnx Neg_1" in text
+
+
+def test_ops_required_by_the_foundation_are_supported():
+    required = """Conv ConvTranspose MatMul Gemm Add Sub Mul Div Pow Sqrt Reciprocal Exp Log Neg Abs Erf Relu
+    LeakyRelu PRelu Elu Selu Sigmoid HardSigmoid HardSwish Tanh Softplus Gelu Clip Min Max Sum Mean Softmax
+    LogSoftmax MaxPool AveragePool GlobalAveragePool GlobalMaxPool BatchNormalization InstanceNormalization
+    LayerNormalization Flatten Reshape Transpose Concat Split Slice Squeeze Unsqueeze Gather Expand Tile Pad
+    Shape Size Constant ConstantOfShape Cast CastLike Identity Dropout ReduceMean ReduceSum ReduceMax ReduceMin
+    ReduceProd ArgMax ArgMin Equal Less Greater Not And Or Where Resize Range Einsum""".split()
+    missing = sorted(set(required) - set(supported_ops()))
+    assert not missing, f"missing converters: {missing}"

@@ -1,0 +1,53 @@
+"""End to end: whole models compiled by dlc match onnxruntime (rtol 1e-4).
+
+Models written with onnx.helper (tests/model_zoo.py) and models exported by
+PyTorch with both of its exporters (tests/models/, see export_torch.py)."""
+import glob
+import os
+
+import numpy as np
+import onnx
+import pytest
+
+import dlc
+from tests.model_zoo import MODELS
+from tests.util import check_model, rand, run_ort
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TORCH_MODELS = sorted(glob.glob(os.path.join(HERE, "models", "*.onnx")))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_helper_built_models_match_onnxruntime(name):
+    model, shape = MODELS[name]()
+    check_model(model, {"x": rand(*shape, seed=7)}, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_symbolic_batch_runs_at_several_sizes(name):
+    model, shape = MODELS[name]()
+    m = dlc.compile(model)
+    for n in (1, 3):
+        x = rand(n, *shape[1:], seed=n)
+        np.testing.assert_allclose(m(x), run_ort(model, {"x": x})[0], rtol=1e-4, atol=1e-5)
+
+
+def test_torch_models_are_present():
+    assert len(TORCH_MODELS) == 10, "run tests/models/export_torch.py"
+
+
+@pytest.mark.parametrize("path", TORCH_MODELS, ids=lambda p: os.path.basename(p)[:-5])
+def test_torch_exported_models_match_onnxruntime(path):
+    model = onnx.load(path)
+    dims = [d.dim_value or 2 for d in model.graph.input[0].type.tensor_type.shape.dim]
+    check_model(model, {"x": rand(*dims, seed=3)}, rtol=1e-4, atol=1e-5, interpreter=False)
+
+
+def test_bundled_example_model():
+    ex = os.path.join(HERE, "..", "examples", "models")
+    m = dlc.compile(os.path.join(ex, "digits_cnn.onnx"))
+    data = np.load(os.path.join(ex, "digits_test.npz"))
+    probs = m(data["images"])
+    assert (probs.argmax(1) == data["labels"]).mean() > 0.95
+    model = onnx.load(os.path.join(ex, "digits_cnn.onnx"))
+    np.testing.assert_allclose(probs, run_ort(model, {"image": data["images"]})[0], rtol=1e-4, atol=1e-6)
