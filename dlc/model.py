@@ -92,19 +92,17 @@ class CompiledModel:
     # ---------------------------------------------------------------- feeds
     def _bind(self, feeds: Mapping[str, object]) -> tuple[Key, list[np.ndarray]]:
         sig = self._signature
-        unknown = [k for k in feeds if k not in self._in_index and k not in sig.overridable]
-        if unknown:
-            raise InputError(f"unknown input {unknown[0]!r}; the model's inputs are: "
-                             f"{', '.join(i.name for i in sig.inputs)}")
-        missing = [i for i in sig.inputs if i.name not in feeds]
-        if missing:
-            i = missing[0]
-            raise InputError(f"missing input {i.name!r} ({i.dtype.name}{_dims_str(i.shape)})")
-        fed = tuple(sorted(k for k in feeds if k in sig.overridable))
-        infos = sig.inputs + [sig.overridable[k] for k in fed]
+        for k in feeds:
+            if k not in self._in_index and k not in sig.overridable:
+                raise InputError(f"unknown input {k!r}; the model's inputs are: "
+                                 f"{', '.join(i.name for i in sig.inputs)}")
+        fed = tuple(sorted(k for k in feeds if k in sig.overridable)) if sig.overridable else ()
+        infos = sig.inputs + [sig.overridable[k] for k in fed] if fed else sig.inputs
         arrays, symbols = [], {}
         for info in infos:
-            arrays.append(_check_input(info, feeds[info.name], symbols, bool(fed) and info.name in fed))
+            if info.name not in feeds:
+                raise InputError(f"missing input {info.name!r} ({info.dtype.name}{_dims_str(info.shape)})")
+            arrays.append(_check_input(info, feeds[info.name], symbols, info.name in fed))
         key = (tuple(a.shape for a in arrays), fed)
         return key, arrays
 
@@ -133,7 +131,7 @@ class CompiledModel:
     def run(self, output_names: Sequence[str] | None, input_feed: Mapping[str, object],
             run_options=None) -> list[np.ndarray]:
         """onnxruntime's contract: a list of numpy arrays, one per requested output."""
-        if not isinstance(input_feed, Mapping):
+        if not isinstance(input_feed, dict) and not isinstance(input_feed, Mapping):
             raise InputError("run() takes the feeds as a dict {input name: array}")
         if output_names is not None:
             bad = [n for n in output_names if n not in self._out_index]
@@ -227,21 +225,23 @@ def _check_input(info: TensorInfo, value, symbols: dict, fed_initializer: bool) 
         except (TypeError, ValueError) as e:
             raise InputError(f"{what}: cannot convert {type(value).__name__} to a {info.dtype.name} array: {e}") \
                 from None
-    if fed_initializer:
-        return np.require(arr, requirements="C")
-    if arr.ndim != len(info.shape):
-        raise InputError(f"{what}: expected {len(info.shape)} dims {_dims_str(info.shape)}, "
-                         f"got {arr.ndim} dims {_dims_str(arr.shape)}")
-    for axis, (want, got) in enumerate(zip(info.shape, arr.shape)):
-        if isinstance(want, str):
-            seen = symbols.setdefault(want, (got, info.name))
-            if seen[0] != got:
-                raise InputError(f"{what}: dim {axis} ({want!r}) is {got}, but it is {seen[0]} "
-                                 f"in input {seen[1]!r}")
-        elif want != got:
-            raise InputError(f"{what}: dim {axis} must be {want}, got {got} "
-                             f"(expected shape {_dims_str(info.shape)}, got {_dims_str(arr.shape)})")
-    return np.require(arr, requirements="C")   # (ascontiguousarray would make 0-d arrays 1-d)
+    if not fed_initializer:
+        if arr.ndim != len(info.shape):
+            raise InputError(f"{what}: expected {len(info.shape)} dims {_dims_str(info.shape)}, "
+                             f"got {arr.ndim} dims {_dims_str(arr.shape)}")
+        for axis, (want, got) in enumerate(zip(info.shape, arr.shape)):
+            if want.__class__ is int:
+                if want != got:
+                    raise InputError(f"{what}: dim {axis} must be {want}, got {got} "
+                                     f"(expected shape {_dims_str(info.shape)}, got {_dims_str(arr.shape)})")
+            else:
+                seen = symbols.setdefault(want, (got, info.name))
+                if seen[0] != got:
+                    raise InputError(f"{what}: dim {axis} ({want!r}) is {got}, but it is {seen[0]} "
+                                     f"in input {seen[1]!r}")
+    if not arr.flags.c_contiguous or type(arr) is not np.ndarray:
+        arr = np.array(arr, order="C", subok=False)   # (ascontiguousarray would make 0-d arrays 1-d)
+    return arr
 
 
 def _info_json(i: TensorInfo) -> dict:
