@@ -48,7 +48,7 @@ def test_loop_nest_with_local_accumulator_and_printer():
 
 def render_program_text(k):
     prog = Program("t", [], [])
-    prog.calls.append(Call(k.kernel, [Storage("input", 0)] * len(k.kernel.params)))
+    prog.calls.append(Call(k.kernel, [Storage("input", i) for i in range(len(k.kernel.params))]))
     return render_program(prog)
 
 
@@ -149,3 +149,19 @@ def test_object_code_loads_in_a_fresh_engine():
     ptrs = (ctypes.c_void_p * 1)(out.ctypes.data)
     assert fn(None, ctypes.addressof(ptrs), None, None) == 0
     np.testing.assert_array_equal(out, [0, 1, 4, 9])
+
+
+def test_overlapping_arguments_lose_noalias():
+    """An in-place kernel (output written over its input) must not promise
+    LLVM that the two pointers never alias."""
+    k = KernelBuilder("inplace_neg")
+    x, y = Buffer("x", "float32", (8,)), Buffer("y", "float32", (8,))
+    k.kernel.params = [x, y]
+    with k.loops([8]) as (i,):
+        k.store(y, [i], -k.load(x, [i]))
+    prog = Program("t", [], [])
+    prog.calls.append(Call(k.kernel, [Storage("arena", 0), Storage("arena", 0)]))
+    text = str(render_program(prog))
+    assert 'define internal void @"inplace_neg"(ptr %"x", ptr %"y")' in text
+    prog.calls[0].args = [Storage("arena", 0), Storage("arena", 64)]
+    assert '(ptr noalias %"x", ptr noalias %"y")' in str(render_program(prog))

@@ -10,10 +10,30 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from ..program import Program
+from ..program import Call, Program
 from .render import I8, I32, I64, PTR, render_kernel
 
 ENTRY = "dlc_main"
+
+
+def overlapping_args(call: Call) -> set[int]:
+    """Indices of a call's arguments whose memory overlaps another argument's
+    (the same caller array, or intersecting byte ranges of the weights or
+    arena), e.g. an output written in place over a dying input."""
+    bufs = call.kernel.params + call.kernel.scratch
+    spans = []
+    for buf, s in zip(bufs, call.args):
+        if s.kind in ("input", "output"):
+            spans.append((s.kind, s.index, 0, 1))   # whole caller arrays: same index, same memory
+        else:
+            start = s.index + buf.offset * buf.dtype.itemsize
+            spans.append((s.kind, 0, start, start + buf.numel * buf.dtype.itemsize))
+    out = set()
+    for i, (ki, ii, a0, a1) in enumerate(spans):
+        for j, (kj, ij, b0, b1) in enumerate(spans):
+            if i < j and ki == kj and ii == ij and a0 < b1 and b0 < a1:
+                out.update((i, j))
+    return out
 
 
 def render_program(prog: Program) -> ir.Module:
@@ -35,7 +55,7 @@ def render_program(prog: Program) -> ir.Module:
         return b.gep(base, [ir.Constant(I64, s.index)], inbounds=True, source_etype=I8)
 
     for ci, call in enumerate(prog.calls):
-        kfn = render_kernel(module, call.kernel)
+        kfn = render_kernel(module, call.kernel, overlapping_args(call))
         args = [pointer(s) for s in call.args]
         if not call.kernel.messages:
             b.call(kfn, args)

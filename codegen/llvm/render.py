@@ -2,8 +2,9 @@
 
 Names follow the kernel IR: a kernel ``relu_3`` is ``@relu_3``, its buffer
 parameters keep their names, loop blocks are ``i0.cond``/``i0.body``/
-``i0.end``. Every buffer parameter is ``noalias``: codegen never passes a
-kernel two views of one storage that it writes through.
+``i0.end``. Buffer parameters are ``noalias`` (what lets loops vectorize
+without run-time overlap checks) unless the caller says they may overlap
+another parameter (an in-place update).
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ _FCMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 
 
 class _KernelRenderer:
-    def __init__(self, module: ir.Module, kernel: Kernel):
+    def __init__(self, module: ir.Module, kernel: Kernel, may_alias=frozenset()):
         self.module = module
         self.k = kernel
         args = [PTR] * (len(kernel.params) + len(kernel.scratch)) + ([PTR] if kernel.messages else [])
@@ -50,9 +51,10 @@ class _KernelRenderer:
         self.fn.attributes.add("noinline")
         self.fn.attributes.add("nounwind")
         self.ptrs: dict[Buffer, ir.Value] = {}
-        for arg, buf in zip(self.fn.args, kernel.params + kernel.scratch):
+        for i, (arg, buf) in enumerate(zip(self.fn.args, kernel.params + kernel.scratch)):
             arg.name = buf.name
-            arg.add_attribute("noalias")
+            if i not in may_alias:
+                arg.add_attribute("noalias")
             self.ptrs[buf] = arg
         self.status = self.fn.args[-1] if kernel.messages else None
         if self.status is not None:
@@ -291,5 +293,7 @@ class _KernelRenderer:
         return b.sext(x, dt_) if src.kind == "i" else b.zext(x, dt_)
 
 
-def render_kernel(module: ir.Module, kernel: Kernel) -> ir.Function:
-    return _KernelRenderer(module, kernel).render()
+def render_kernel(module: ir.Module, kernel: Kernel, may_alias=frozenset()) -> ir.Function:
+    """`may_alias`: indices of params (then scratch buffers) that may share
+    memory with another param; they are not marked ``noalias``."""
+    return _KernelRenderer(module, kernel, may_alias).render()
