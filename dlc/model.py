@@ -21,6 +21,7 @@ from .ir.errors import ArtifactError, InputError
 from .ir.passes import run_passes
 from .runtime.artifact import read_artifact, write_artifact
 from .runtime.executable import ExecMeta, Executable
+from .staged import StagedExecutable, has_dynamic_shapes
 
 
 class OnnxSource:
@@ -114,8 +115,11 @@ class CompiledModel:
         with self._lock:
             if key not in self._exes:
                 shapes, fed = key
-                graph = self._generic_graph(fed)
-                _, self._exes[key] = build(specialize(graph, shapes), self._options)
+                graph = specialize(self._generic_graph(fed), shapes)
+                if has_dynamic_shapes(graph):
+                    self._exes[key] = StagedExecutable(graph, lambda g: build(g, self._options)[1])
+                else:
+                    _, self._exes[key] = build(graph, self._options)
             return self._exes[key]
 
     def _generic_graph(self, fed: tuple[str, ...]) -> Graph:
@@ -163,10 +167,11 @@ class CompiledModel:
         model is included (so new shapes can still compile after loading) when
         the model has symbolic dims or overridable initializers, unless
         ``include_source`` says otherwise."""
-        if include_source is None:
-            include_source = bool(self._signature.overridable) or any(
+        exes = {k: e for k, e in self._exes.items() if isinstance(e, Executable)}
+        if include_source is None:   # staged models compile their segments from the source at run time
+            include_source = bool(self._signature.overridable) or len(exes) < len(self._exes) or any(
                 isinstance(d, str) for i in self.inputs for d in i.shape)
-        if not self._exes and not include_source:
+        if not exes and not include_source:
             raise ArtifactError("nothing to save: no shape has been compiled yet (run the model once, "
                                 "or compile with shapes=...)")
         h = jit.host()
@@ -179,7 +184,7 @@ class CompiledModel:
             "source": "model.onnx" if include_source and self._source is not None else None,
         }
         members: dict[str, bytes] = {}
-        for i, (key, exe) in enumerate(self._exes.items()):
+        for i, (key, exe) in enumerate(exes.items()):
             shapes, fed = key
             manifest["specializations"].append({
                 "shapes": [list(s) for s in shapes], "fed": list(fed), "meta": exe.meta.to_json(),

@@ -17,6 +17,9 @@
   is lowered (a Reshape's target shape, a Slice's starts...).
 - ``fold(ins, **attrs)``: for ops whose result can be known without their
   inputs' data (``shape``, ``size``): the output array(s), or None.
+- ``dynamic_shape``: the output shape depends on input *values* (NonZero,
+  Unique): the op has no lowering; the runtime evaluates it with ``ref``
+  between natively compiled segments (see dlc/staged.py).
 
 ``kind`` is what fusion reads:
 elemwise (same-shape scalar formula), broadcast (scalar formula with numpy
@@ -47,6 +50,7 @@ class OpDef:
     vjp: Callable | None = None
     static_inputs: tuple[int, ...] = ()
     fold: Callable | None = None
+    dynamic_shape: bool = False
     doc: str = ""
 
     def __post_init__(self):

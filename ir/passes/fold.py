@@ -23,13 +23,15 @@ def fold_node(g: Graph, n: Node) -> list[Value] | None:
     if outs is None:
         if not all(v is None or v.is_const for v in n.inputs):
             return None
-        if any(not v.static for v in n.outputs):
+        if any(not v.static for v in n.outputs) and not opdef.dynamic_shape:
             return None
         in_bytes = sum(v.nbytes for v in n.inputs if v is not None)
-        out_bytes = sum(v.nbytes for v in n.outputs)
+        out_bytes = sum(v.nbytes for v in n.outputs if v.static)
         if out_bytes > MAX_GROWTH_BYTES and out_bytes > in_bytes:
             return None
         outs = run_node(n, [v.const if v is not None else None for v in n.inputs])
+        if opdef.dynamic_shape:    # the values decide the shapes: take them as computed
+            return [g.const(arr, name=v.name + "_c") for v, arr in zip(n.outputs, outs)]
     elif not isinstance(outs, (list, tuple)):
         outs = [outs]
     return [g.const(np.asarray(arr).astype(v.dtype).reshape(v.shape), name=v.name + "_c")

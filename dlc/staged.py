@@ -1,0 +1,174 @@
+"""Staged execution: how dlc runs graphs whose shapes depend on data.
+
+Native code is compiled for static shapes. An op whose output shape depends
+on its input *values* (``OpDef.dynamic_shape``: NonZero, Unique, ...) cannot
+be inside such code, so a graph containing one runs in stages:
+
+    segment 0 (native) -> host step(s) -> segment 1 (native) -> host -> ...
+
+A host step evaluates its node with the op's numpy reference, on the values
+the previous segment produced. Each segment is a subgraph compiled like a
+whole model: specialized to the shapes it receives (and to the values of
+small inputs it needs as constants, e.g. a Reshape target computed from a
+NonZero count), compiled once per distinct signature and cached. A model
+whose data-dependent sizes vary from call to call therefore compiles once
+per distinct size; each compile is logged.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .ir import Graph, Node, Value
+from .ir.interpreter import run_node
+
+log = logging.getLogger("dlc")
+
+
+def has_dynamic_shapes(g: Graph) -> bool:
+    return any(n.opdef.dynamic_shape for n in g.nodes)
+
+
+def subgraph(g: Graph, nodes: list[Node], inputs: list[Value], outputs: list[Value], name: str) -> Graph:
+    """A new Graph of `nodes` (copied), reading `inputs` and returning `outputs`."""
+    sub = Graph(name)
+    vmap: dict[Value, Value] = {}
+    for v in inputs:
+        vmap[v] = sub.add_input(v.name, v.dtype, v.shape)
+
+    def get(v):
+        if v is None:
+            return None
+        if v.is_const:
+            return v
+        return vmap[v]
+
+    for n in nodes:
+        copy = Node(n.op, [get(v) for v in n.inputs], n.attrs, n.source)
+        for v in n.outputs:
+            nv = Value(sub.fresh_name(v.name), v.dtype, v.shape, producer=copy)
+            copy.outputs.append(nv)
+            vmap[v] = nv
+        sub.nodes.append(copy)
+    sub.outputs = [get(v) for v in outputs]
+    return sub
+
+
+@dataclass
+class Segment:
+    """Native code for a run of nodes between host steps."""
+    graph: Graph
+    inputs: list[Value]              # values of the outer graph it reads
+    outputs: list[Value]             # values of the outer graph it defines for later stages
+    baked: list[int]                 # input positions specialized by value (they feed static inputs)
+    cache: dict = field(default_factory=dict)
+
+
+@dataclass
+class HostStep:
+    node: Node
+
+
+def partition(g: Graph) -> list[Segment | HostStep]:
+    """Split `g` into native segments and host steps, in an order that
+    respects data flow. Stage positions: segment k at 2k, host steps
+    between segment k and k+1 at 2k+1; a node goes to the earliest stage
+    of its kind after all its inputs."""
+    pos: dict[Value, int] = {v: 0 for v in g.inputs}
+    node_pos: dict[int, int] = {}
+    native: dict[int, list[Node]] = {}
+    host: dict[int, list[Node]] = {}
+    for n in g.nodes:
+        p = max((pos[v] for v in n.inputs if v is not None and not v.is_const), default=0)
+        if n.opdef.dynamic_shape:
+            p = p if p % 2 else p + 1
+            host.setdefault(p, []).append(n)
+        else:
+            p = p if p % 2 == 0 else p + 1
+            native.setdefault(p, []).append(n)
+        node_pos[id(n)] = p
+        for v in n.outputs:
+            pos[v] = p
+    last = max(list(native) + list(host), default=0)
+    users = g.users()
+    outs = set(g.outputs)
+    stages: list[Segment | HostStep] = []
+    for p in range(last + 1):
+        if p % 2:
+            stages += [HostStep(n) for n in host.get(p, [])]
+            continue
+        nodes = native.get(p, [])
+        if not nodes:
+            continue
+        inside = {v for n in nodes for v in n.outputs}
+        ins, outs_ = [], []
+        for n in nodes:
+            for v in n.inputs:
+                if v is not None and not v.is_const and v not in inside and v not in ins:
+                    ins.append(v)
+            for v in n.outputs:
+                if v in outs or any(node_pos[id(u)] != p for u in users.get(v, [])):
+                    outs_.append(v)
+        static = {u.inputs[i] for u in nodes for i in u.opdef.static_inputs
+                  if i < len(u.inputs) and u.inputs[i] is not None}
+        baked = [i for i, v in enumerate(ins) if v in static]
+        stages.append(Segment(subgraph(g, nodes, ins, outs_, f"{g.name}_segment{p // 2}"), ins, outs_, baked))
+    return stages
+
+
+class StagedExecutable:
+    """Runs a partitioned graph; same `run(inputs) -> outputs` as Executable."""
+
+    def __init__(self, g: Graph, build):
+        self.graph = g
+        self._build = build              # Graph with static inputs -> Executable
+        self.stages = partition(g)
+        self._lock = threading.Lock()
+
+    def _executable(self, seg: Segment, args: list[np.ndarray]):
+        key = (tuple(a.shape for a in args),
+               tuple(args[i].tobytes() + str(args[i].shape).encode() for i in seg.baked))
+        exe = seg.cache.get(key)
+        if exe is None:
+            with self._lock:
+                exe = seg.cache.get(key)
+                if exe is None:
+                    log.info("dlc: compiling %s for input shapes %s (%s)", seg.graph.name,
+                             [list(k) for k in key[0]], "new data-dependent sizes" if seg.cache else "first call")
+                    exe = seg.cache[key] = self._build(self._specialize(seg, args))
+        return exe
+
+    @staticmethod
+    def _specialize(seg: Segment, args: list[np.ndarray]) -> Graph:
+        g = seg.graph.copy()
+        baked = set(seg.baked)
+        keep = []
+        for i, (v, a) in enumerate(zip(g.inputs, args)):
+            if i in baked:
+                g.replace_uses(v, g.const(np.array(a, dtype=v.dtype), name=v.name + "_v"))
+            else:
+                v.shape = tuple(a.shape)
+                keep.append(v)
+        g.inputs = keep
+        return g
+
+    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        env: dict[Value, np.ndarray] = dict(zip(self.graph.inputs, inputs))
+
+        def get(v: Value):
+            return v.const if v.is_const else env[v]
+
+        for st in self.stages:
+            if isinstance(st, HostStep):
+                for v, a in zip(st.node.outputs, run_node(st.node, [None if v is None else get(v)
+                                                                   for v in st.node.inputs])):
+                    env[v] = a
+                continue
+            args = [np.require(get(v), requirements="C") for v in st.inputs]
+            exe = self._executable(st, args)
+            runtime_args = [a for i, a in enumerate(args) if i not in st.baked]
+            env.update(zip(st.outputs, exe.run(runtime_args)))
+        return [np.array(get(v)) for v in self.graph.outputs]
