@@ -25,6 +25,12 @@ from .runtime.executable import ExecMeta, Executable
 
 TARGETS = ("cpu",)
 
+# Compile stages that are not graph passes but can be switched off by name in
+# ``Options.disabled_passes`` (the code that implements each honours it).
+STAGES = ("fusion", "memory_planning", "layout")
+# passes the pipeline cannot run without (codegen relies on what they promise)
+REQUIRED_PASSES = frozenset({"materialize_outputs"})
+
 # before shapes are known (cheap, shape-agnostic cleanup)
 GENERIC_PASSES = [fold_constants, remove_noops, eliminate_common_subexpressions]
 # once every dim is a number: Shape chains fold, no-ops show
@@ -37,13 +43,52 @@ class Options:
     dump_dir: str | None = None
     check: bool = False          # verify the graph after every pass
     log: list = field(default_factory=list)   # PassRecords and stage timings
+    # passes (by function name) and stages (STAGES) to skip: for ablation
+    # (`dlc compare --ablate`) and for working around a pass bug
+    disabled_passes: frozenset = frozenset()
+    fallback: str | None = None  # "reference": unsupported ONNX nodes run on the host
+    cache: bool = True           # use the on-disk compile cache (dlc/cache.py)
+    kernel_timings: bool = False  # attribute compile time to kernels (dlc compile --timings)
+
+    def __post_init__(self):
+        self.disabled_passes = frozenset(self.disabled_passes)
+        bad = self.disabled_passes - known_passes()
+        if bad:
+            raise UnsupportedError(f"cannot disable unknown pass(es) {', '.join(sorted(bad))}; known: "
+                                   f"{', '.join(sorted(known_passes()))}")
+        required = self.disabled_passes & REQUIRED_PASSES
+        if required:
+            raise UnsupportedError(f"pass(es) {', '.join(sorted(required))} cannot be disabled: "
+                                   f"code generation relies on them")
+        if self.fallback not in (None, "reference"):
+            raise UnsupportedError(f"unknown fallback {self.fallback!r}; the only one is 'reference'")
+
+    def enabled(self, name: str) -> bool:
+        """Whether the pass or stage `name` runs (see `disabled_passes`)."""
+        return name not in self.disabled_passes
+
+    def passes(self, pipeline) -> list:
+        """`pipeline` without the disabled passes."""
+        return [p for p in pipeline if p.__name__ not in self.disabled_passes]
+
+    def cache_key(self) -> dict:
+        """The options that change generated code (part of the compile-cache key)."""
+        return {"target": self.target, "disabled_passes": sorted(self.disabled_passes)}
+
+
+def known_passes() -> frozenset:
+    """Names `Options.disabled_passes` accepts: the graph passes of the
+    pipelines and the non-graph STAGES."""
+    return frozenset(p.__name__ for p in GENERIC_PASSES + SPECIALIZED_PASSES) | frozenset(STAGES)
 
 
 def check_target(target: str) -> str:
     if target not in TARGETS:
         if target == "cuda":
+            from .doctor import require_cuda
+            require_cuda()   # no usable GPU: raises the doctor's diagnosis and its fix
             raise UnsupportedError("target 'cuda' is not available in this version of dlc yet "
-                                   "(only 'cpu' is)")
+                                   "(only 'cpu' is); a usable GPU was found (see `dlc doctor`)")
         raise UnsupportedError(f"unknown target {target!r}; choose one of: {', '.join(TARGETS)}")
     return target
 
@@ -56,7 +101,8 @@ def specialize(g: Graph, shapes: Sequence[Sequence[int]]) -> Graph:
     return infer_shapes(s)
 
 
-def optimize(g: Graph, options: Options, passes=SPECIALIZED_PASSES) -> Graph:
+def optimize(g: Graph, options: Options, passes=None) -> Graph:
+    passes = options.passes(SPECIALIZED_PASSES if passes is None else passes)
     g = run_passes(g, passes, check=options.check, dump_dir=options.dump_dir, log=options.log)
     for n in g.nodes:
         for v in n.outputs:

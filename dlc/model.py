@@ -7,13 +7,16 @@ signature compiles once and is cached.
 """
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from . import __version__
-from .compiler import GENERIC_PASSES, Options, build, check_target, specialize
+from .cache import build_cached
+from .compiler import GENERIC_PASSES, Options, check_target, specialize
 from .codegen.llvm import jit
 from .frontends.onnx import Signature, TensorInfo, import_model, load_model
 from .ir import Graph
@@ -23,16 +26,20 @@ from .runtime.artifact import read_artifact, write_artifact
 from .runtime.executable import ExecMeta, Executable
 from .staged import StagedExecutable, has_dynamic_shapes
 
+log = logging.getLogger("dlc")
+
 
 class OnnxSource:
-    """Builds the generic graph of an ONNX model, for a set of fed initializers."""
+    """Builds the generic graph of an ONNX model, for a set of fed initializers.
+    With ``fallback="reference"``, unsupported nodes become host steps."""
 
-    def __init__(self, model, shapes: Mapping | None = None):
+    def __init__(self, model, shapes: Mapping | None = None, fallback: str | None = None):
         self.model = load_model(model)
         self.shapes = dict(shapes or {})
+        self.fallback = fallback
 
     def build(self, fed: tuple[str, ...] = ()) -> tuple[Graph, Signature]:
-        return import_model(self.model, self.shapes, fed)
+        return import_model(self.model, self.shapes, fed, fallback=self.fallback)
 
     def to_bytes(self) -> bytes:
         return self.model.SerializeToString()
@@ -56,6 +63,8 @@ class CompiledModel:
         self._lock = threading.RLock()
         self._in_index = {info.name: i for i, info in enumerate(signature.inputs)}
         self._out_index = {info.name: i for i, info in enumerate(signature.outputs)}
+        self._events: list[dict] = []
+        self._fallback_warned = False
 
     # ------------------------------------------------------------ describe
     @property
@@ -84,6 +93,25 @@ class CompiledModel:
     def compile_log(self) -> list:
         """Time spent per pass and per compile stage (PassRecords), all specializations."""
         return list(self._options.log)
+
+    @property
+    def compile_events(self) -> list[dict]:
+        """One record per shape specialization this model got: its shapes, the
+        reason it was needed, whether it was compiled or loaded from the
+        compile cache, and the seconds it took."""
+        return list(self._events)
+
+    @property
+    def name(self) -> str:
+        if self._source is not None:
+            return self._source.model.graph.name or "model"
+        return next(iter(self._generic.values())).name if self._generic else "model"
+
+    @property
+    def fallback_nodes(self) -> list[str]:
+        """ONNX nodes that run on the host through the reference fallback."""
+        return [n.source.removeprefix("onnx ") for g in self._generic.values() for n in g.nodes
+                if n.op == "onnx_reference"]
 
     def __repr__(self) -> str:
         ins = ", ".join(f"{i.name}: {i.dtype.name}{_dims_str(i.shape)}" for i in self.inputs)
@@ -114,13 +142,28 @@ class CompiledModel:
             return exe
         with self._lock:
             if key not in self._exes:
+                reason = self._compile_reason(key)
+                t0 = time.perf_counter()
                 shapes, fed = key
                 graph = specialize(self._generic_graph(fed), shapes)
                 if has_dynamic_shapes(graph):
-                    self._exes[key] = StagedExecutable(graph, lambda g: build(g, self._options)[1])
+                    self._exes[key] = StagedExecutable(graph, lambda g: build_cached(g, self._options))
+                    outcome = "staged (segments compile at their first run)"
                 else:
-                    _, self._exes[key] = build(graph, self._options)
+                    self._exes[key], outcome = build_cached(graph, self._options)
+                dt = time.perf_counter() - t0
+                self._events.append({"shapes": [list(s) for s in shapes], "fed": list(fed), "reason": reason,
+                                     "outcome": outcome, "seconds": dt})
+                log.info("dlc: %s for %s: %s in %.3f s (%s)", self.name, _key_str(self, key), outcome, dt, reason)
             return self._exes[key]
+
+    def _compile_reason(self, key: Key) -> str:
+        if not self._exes:
+            return "first call"
+        near = min(self._exes, key=lambda k: sum(a != b for s, t in zip(k[0], key[0]) for a, b in zip(s, t)))
+        if near[1] != key[1]:
+            return f"initializers fed: {', '.join(key[1]) or 'none'} vs {', '.join(near[1]) or 'none'}"
+        return f"new shape {_key_str(self, key)} vs compiled {_key_str(self, near)}"
 
     def _generic_graph(self, fed: tuple[str, ...]) -> Graph:
         if fed not in self._generic:
@@ -129,7 +172,7 @@ class CompiledModel:
                                     "the shapes it was compiled for: "
                                     + "; ".join(str([list(s) for s in k[0]]) for k in self._exes))
             g, _ = self._source.build(fed)
-            self._generic[fed] = run_passes(g, GENERIC_PASSES, check=self._options.check)
+            self._generic[fed] = run_passes(g, self._options.passes(GENERIC_PASSES), check=self._options.check)
         return self._generic[fed]
 
     def run(self, output_names: Sequence[str] | None, input_feed: Mapping[str, object],
@@ -143,10 +186,20 @@ class CompiledModel:
                 raise InputError(f"unknown output {bad[0]!r}; the model's outputs are: "
                                  f"{', '.join(o.name for o in self.outputs)}")
         key, arrays = self._bind(input_feed)
-        outs = self.executable(key).run(arrays)
+        exe = self.executable(key)
+        outs = exe.run(arrays)
+        if not self._fallback_warned and isinstance(exe, StagedExecutable) and exe.host_report():
+            self._fallback_warned = True
+            log.warning("dlc: %s", exe.host_report())
         if output_names is None:
             return outs
         return [outs[self._out_index[n]] for n in output_names]
+
+    def profile(self, input_feed: Mapping[str, object], repeat: int = 10, warmup: int = 1):
+        """Time each kernel (and host step) over `repeat` runs on `input_feed`:
+        a `dlc.profile.Profile` (``.table()``, ``.save_chrome_trace(path)``)."""
+        from .profile import profile_model
+        return profile_model(self, input_feed, repeat, warmup)
 
     def __call__(self, *args, **kwargs):
         """Positional (model input order) and/or keyword feeds; one output is
@@ -182,6 +235,8 @@ class CompiledModel:
             "signature": _signature_json(self._signature),
             "specializations": [],
             "source": "model.onnx" if include_source and self._source is not None else None,
+            "options": {"fallback": self._options.fallback,
+                        "disabled_passes": sorted(self._options.disabled_passes)},
         }
         members: dict[str, bytes] = {}
         for i, (key, exe) in enumerate(exes.items()):
@@ -209,13 +264,21 @@ class CompiledModel:
                                 + (f" and lacks CPU features {', '.join(missing[:8])}" if missing else "")
                                 + "; recompile the model here")
         sig = _signature_from_json(manifest["signature"])
-        source = OnnxSource(members["model.onnx"]) if manifest.get("source") else None
-        model = cls(source, sig, Options(target="cpu"))
+        opts = manifest.get("options") or {}
+        source = OnnxSource(members["model.onnx"], fallback=opts.get("fallback")) if manifest.get("source") else None
+        model = cls(source, sig, Options(target="cpu", fallback=opts.get("fallback"),
+                                         disabled_passes=opts.get("disabled_passes", ())))
         for spec in manifest["specializations"]:
             key = (tuple(tuple(s) for s in spec["shapes"]), tuple(spec["fed"]))
             weights = np.frombuffer(members[spec["weights"]], np.uint8)
             model._exes[key] = Executable(ExecMeta.from_json(spec["meta"]), members[spec["object"]], weights)
         return model
+
+
+def _key_str(m: "CompiledModel", key: Key) -> str:
+    shapes, fed = key
+    names = [i.name for i in m._signature.inputs] + list(fed)
+    return ", ".join(f"{n}={_dims_str(s)}" for n, s in zip(names, shapes))
 
 
 def _check_input(info: TensorInfo, value, symbols: dict, fed_initializer: bool) -> np.ndarray:
@@ -268,7 +331,8 @@ def _signature_from_json(d: dict) -> Signature:
 
 
 def compile(model, target: str = "cpu", shapes: Mapping[str, Sequence[int]] | None = None,
-            dump_dir: str | None = None, check: bool = False) -> CompiledModel:
+            dump_dir: str | None = None, check: bool = False, fallback: str | None = None,
+            cache: bool = True, disable_passes: Sequence[str] = ()) -> CompiledModel:
     """Compile an ONNX model (a path, bytes, or an onnx.ModelProto).
 
     ``shapes`` fixes input shapes at compile time ({name: dims}). Inputs
@@ -276,12 +340,20 @@ def compile(model, target: str = "cpu", shapes: Mapping[str, Sequence[int]] | No
     signature compiles at its first call. ``dump_dir`` receives the graph
     after each pass, the kernels, LLVM IR before and after optimization and
     assembly. ``check`` verifies the graph after every pass.
+    ``fallback="reference"`` runs ONNX nodes dlc cannot compile on the host
+    with the onnx package's reference implementation (logged, with their
+    share of run time); off by default. ``cache`` uses the on-disk compile
+    cache (dlc/cache.py). ``disable_passes`` names passes or stages to skip.
     """
-    options = Options(target=check_target(target), dump_dir=dump_dir, check=check)
-    source = OnnxSource(model, shapes)
+    options = Options(target=check_target(target), dump_dir=dump_dir, check=check, fallback=fallback,
+                      cache=cache, disabled_passes=frozenset(disable_passes))
+    source = OnnxSource(model, shapes, fallback)
     graph, sig = source.build()
-    graph = run_passes(graph, GENERIC_PASSES, check=check, dump_dir=dump_dir, prefix="generic_")
+    graph = run_passes(graph, options.passes(GENERIC_PASSES), check=check, dump_dir=dump_dir, prefix="generic_")
     cm = CompiledModel(source, sig, options, {(): graph})
+    if cm.fallback_nodes:
+        log.warning("dlc: fallback='reference': %d ONNX node(s) will run on the host with the onnx reference "
+                    "implementation, not compiled: %s", len(cm.fallback_nodes), ", ".join(cm.fallback_nodes))
     if all(isinstance(d, int) for i in sig.inputs for d in i.shape):
         cm.executable((tuple(tuple(i.shape) for i in sig.inputs), ()))
     return cm

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -124,9 +125,13 @@ class StagedExecutable:
 
     def __init__(self, g: Graph, build):
         self.graph = g
-        self._build = build              # Graph with static inputs -> Executable
+        self._build = build              # Graph with static inputs -> Executable (or (it, outcome))
         self.stages = partition(g)
         self._lock = threading.Lock()
+        # run-time accounting (compiles excluded): seconds per host step, in all
+        self.host_seconds: dict[str, float] = {}
+        self.total_seconds = 0.0
+        self.runs = 0
 
     def _executable(self, seg: Segment, args: list[np.ndarray]):
         key = (tuple(a.shape for a in args),
@@ -136,9 +141,12 @@ class StagedExecutable:
             with self._lock:
                 exe = seg.cache.get(key)
                 if exe is None:
-                    log.info("dlc: compiling %s for input shapes %s (%s)", seg.graph.name,
-                             [list(k) for k in key[0]], "new data-dependent sizes" if seg.cache else "first call")
-                    exe = seg.cache[key] = self._build(self._specialize(seg, args))
+                    reason = "new data-dependent sizes" if seg.cache else "first call"
+                    res = self._build(self._specialize(seg, args))
+                    exe, outcome = res if isinstance(res, tuple) else (res, "compiled")
+                    seg.cache[key] = exe
+                    log.info("dlc: %s for input shapes %s: %s (%s)", seg.graph.name,
+                             [list(k) for k in key[0]], outcome, reason)
         return exe
 
     @staticmethod
@@ -155,20 +163,56 @@ class StagedExecutable:
         g.inputs = keep
         return g
 
-    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    def run(self, inputs: list[np.ndarray], trace: list | None = None) -> list[np.ndarray]:
+        """``trace``, when given, receives one (stage, start ns, end ns, data)
+        per stage: a host step's Node, or a segment's (Executable, kernel
+        timestamps) (see dlc/profile.py)."""
         env: dict[Value, np.ndarray] = dict(zip(self.graph.inputs, inputs))
+        clock = time.perf_counter_ns
+        spent = 0
+        host: dict[str, int] = {}
 
         def get(v: Value):
             return v.const if v.is_const else env[v]
 
         for st in self.stages:
             if isinstance(st, HostStep):
+                t0 = clock()
                 for v, a in zip(st.node.outputs, run_node(st.node, [None if v is None else get(v)
                                                                    for v in st.node.inputs])):
                     env[v] = a
+                t1 = clock()
+                host[st.node.where] = host.get(st.node.where, 0) + t1 - t0
+                spent += t1 - t0
+                if trace is not None:
+                    trace.append((st, t0, t1, st.node))
                 continue
             args = [np.require(get(v), requirements="C") for v in st.inputs]
             exe = self._executable(st, args)
             runtime_args = [a for i, a in enumerate(args) if i not in st.baked]
-            env.update(zip(st.outputs, exe.run(runtime_args)))
+            stamps = np.zeros(len(exe.meta.calls) + 1, np.int64) if trace is not None else None
+            t0 = clock()
+            env.update(zip(st.outputs, exe.run(runtime_args, stamps)))
+            t1 = clock()
+            spent += t1 - t0
+            if trace is not None:
+                trace.append((st, t0, t1, (exe, stamps)))
+        with self._lock:
+            self.runs += 1
+            self.total_seconds += spent * 1e-9
+            for k, ns in host.items():
+                self.host_seconds[k] = self.host_seconds.get(k, 0.0) + ns * 1e-9
         return [np.array(get(v)) for v in self.graph.outputs]
+
+    def host_report(self) -> str:
+        """A sentence naming the ONNX nodes that ran through the reference
+        fallback and their share of run time so far ("" when none did)."""
+        nodes = [st.node for st in self.stages if isinstance(st, HostStep) and st.node.op == "onnx_reference"]
+        if not nodes or not self.runs:
+            return ""
+        total = max(self.total_seconds, 1e-12)
+        share = sum(self.host_seconds.get(n.where, 0.0) for n in nodes) / total
+        parts = [f"{n.where.removeprefix('onnx ')} ({n.attrs['node'].op_type}, "
+                 f"{100 * self.host_seconds.get(n.where, 0.0) / total:.1f}%)" for n in nodes]
+        return (f"fallback='reference': {len(nodes)} ONNX node(s) ran on the host with the onnx reference "
+                f"implementation, {100 * share:.1f}% of run time over {self.runs} run(s): {', '.join(parts)}")

@@ -12,7 +12,7 @@ import zipfile
 from ..ir.errors import ArtifactError
 
 FORMAT = "dlc-artifact"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: the entry takes a 5th argument, the profile's timestamps buffer
 MANIFEST = "dlc.json"
 
 

@@ -18,7 +18,7 @@ from ..codegen.llvm.module import ENTRY
 from ..ir.errors import ExecutionError
 
 _ENTRY_TYPE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-                               ctypes.c_void_p)
+                               ctypes.c_void_p, ctypes.c_void_p)
 ARENA_ALIGN = 64
 
 
@@ -75,6 +75,13 @@ class ExecMeta:
         return f"generated code reported error status {status}"
 
 
+def _stamps_pointer(stamps: np.ndarray, calls: int) -> int:
+    if stamps.dtype != np.int64 or stamps.size < calls + 1 or not stamps.flags.c_contiguous \
+            or not stamps.flags.writeable:
+        raise ValueError(f"timestamps must be a writable contiguous int64 array of at least {calls + 1} slots")
+    return stamps.ctypes.data
+
+
 def aligned_empty(nbytes: int, align: int = ARENA_ALIGN) -> np.ndarray:
     raw = np.empty(nbytes + align, np.uint8)
     start = (-raw.ctypes.data) % align
@@ -105,16 +112,19 @@ class Executable:
         arena = aligned_empty(max(self.meta.arena_bytes, 1))
         return arena, arena.ctypes.data
 
-    def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    def run(self, inputs: list[np.ndarray], timestamps: np.ndarray | None = None) -> list[np.ndarray]:
         """Run on inputs that already match the specialization (dtype, shape,
-        C-contiguous): the caller validates."""
+        C-contiguous): the caller validates. ``timestamps``: an int64 array of
+        len(meta.calls) + 1 that receives a monotonic clock reading (ns)
+        before the first kernel and after each (the per-kernel profile)."""
         outs = [np.empty(shape, dtype) for dtype, shape in self._out_specs]
         # one table: the input pointers, then the output pointers
         table = self._table_type(*[data_pointer(a) for a in inputs], *[data_pointer(o) for o in outs])
         base = ctypes.addressof(table)
         arena = self._take_arena()
         try:
-            status = self._fn(base, base + self._outputs_at, self._weights_ptr, arena[1])
+            status = self._fn(base, base + self._outputs_at, self._weights_ptr, arena[1],
+                              None if timestamps is None else _stamps_pointer(timestamps, len(self.meta.calls)))
         finally:
             with self._lock:
                 self._free.append(arena)

@@ -1,5 +1,5 @@
 """The ONNX frontend: ONNX models to dlc IR. ONNX names live only here."""
-from . import (ops_dynamic, ops_elementwise, ops_linalg, ops_nn, ops_normalization, ops_reduce,  # noqa: F401
+from . import (fallback, ops_dynamic, ops_elementwise, ops_linalg, ops_nn, ops_normalization, ops_reduce,  # noqa: F401
                ops_shape)  # (register converters)
 from .importer import Signature, TensorInfo, check_support, import_model, load_model, model_opset
 from .registry import CONVERTERS, converter, supported_ops

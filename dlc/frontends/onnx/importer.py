@@ -91,12 +91,10 @@ def _all_nodes(graph: onnx.GraphProto):
                 yield from _all_nodes(sub)
 
 
-def check_support(model: onnx.ModelProto) -> None:
-    """Raise one UnsupportedError naming every unsupported op with its nodes."""
+def unsupported_nodes(model: onnx.ModelProto) -> dict[str, list[str]]:
+    """{op (``domain.Op`` outside the default domain): names of its nodes}
+    for every op dlc has no converter for at the model's opset."""
     opset = model_opset(model)
-    if opset < MIN_OPSET:
-        raise UnsupportedError(f"the model uses opset {opset}; dlc supports opset {MIN_OPSET} and newer "
-                               f"(upgrade it with onnx.version_converter.convert_version)")
     missing: dict[str, list[str]] = {}
     for i, n in enumerate(_all_nodes(model.graph)):
         domain = n.domain or ""
@@ -104,10 +102,28 @@ def check_support(model: onnx.ModelProto) -> None:
         if find_converter(n.op_type, version, "" if domain == "ai.onnx" else domain) is None:
             key = n.op_type if domain in ("", "ai.onnx") else f"{domain}.{n.op_type}"
             missing.setdefault(key, []).append(n.name or f"#{i}")
+    return missing
+
+
+def check_support(model: onnx.ModelProto, fallback: str | None = None) -> None:
+    """Raise one UnsupportedError naming every unsupported op with its nodes.
+    With ``fallback="reference"``, only ops the onnx reference evaluator
+    lacks too are refused (the others will run on the host)."""
+    opset = model_opset(model)
+    if opset < MIN_OPSET:
+        raise UnsupportedError(f"the model uses opset {opset}; dlc supports opset {MIN_OPSET} and newer "
+                               f"(upgrade it with onnx.version_converter.convert_version)")
+    missing = unsupported_nodes(model)
+    if fallback == "reference":
+        from .fallback import has_reference
+        missing = {op: names for op, names in missing.items()
+                   if not has_reference(op.rpartition(".")[2], op.rpartition(".")[0],
+                                        opset if "." not in op else _domain_version(model, op.rpartition(".")[0]))}
     if missing:
         parts = [f"{op} (nodes: {', '.join(names[:5])}{', ...' if len(names) > 5 else ''})"
                  for op, names in sorted(missing.items())]
-        raise UnsupportedError(f"unsupported ops at opset {opset}: " + "; ".join(parts))
+        tail = " (the onnx reference implementation has none of these either)" if fallback else ""
+        raise UnsupportedError(f"unsupported ops at opset {opset}: " + "; ".join(parts) + tail)
 
 
 def _domain_version(model, domain: str) -> int:
@@ -170,10 +186,15 @@ def signature_of(model: onnx.ModelProto, shapes: Mapping | None = None) -> Signa
 
 
 def import_model(model: onnx.ModelProto, shapes: Mapping | None = None,
-                 fed_initializers: Sequence[str] = ()) -> tuple[Graph, Signature]:
+                 fed_initializers: Sequence[str] = (), fallback: str | None = None,
+                 values: dict | None = None) -> tuple[Graph, Signature]:
     """Convert `model` to an IR Graph. Graph inputs are the model's inputs
-    in order, then the `fed_initializers` (initializers the caller feeds)."""
-    check_support(model)
+    in order, then the `fed_initializers` (initializers the caller feeds).
+    ``fallback="reference"``: a node dlc cannot convert becomes an
+    ``onnx_reference`` host step (dlc/frontends/onnx/fallback.py) instead of
+    an error. ``values``, when given, receives {ONNX value name: IR Value}
+    for every input, initializer and node output (for `dlc compare`)."""
+    check_support(model, fallback)
     opset = model_opset(model)
     sig = signature_of(model, shapes)
     g = Graph(model.graph.name or "main")
@@ -194,8 +215,11 @@ def import_model(model: onnx.ModelProto, shapes: Mapping | None = None,
         info = sig.overridable[name]
         env[name] = g.add_input(name, info.dtype, info.shape)
     cx = Context(g)
+    fb = _Fallback(model) if fallback == "reference" else None
     for i, proto in enumerate(model.graph.node):
-        _convert_node(cx, proto, env, opset, i)
+        _convert_node(cx, proto, env, opset, i, fb)
+    if values is not None:
+        values.update(env)
     for vi in model.graph.output:
         if vi.name not in env:
             raise ModelError(f"graph output {vi.name!r} is not produced by any node")
@@ -204,7 +228,34 @@ def import_model(model: onnx.ModelProto, shapes: Mapping | None = None,
     return g, sig
 
 
-def _convert_node(cx: Context, proto: onnx.NodeProto, env: dict, opset: int, index: int) -> None:
+class _Fallback:
+    """Makes `onnx_reference` host nodes for what the converters refuse."""
+
+    def __init__(self, model: onnx.ModelProto):
+        from . import fallback
+        self.model = model
+        self.module = fallback
+        self._types = None
+
+    def types(self) -> dict:
+        if self._types is None:
+            self._types = self.module.model_value_types(self.model)
+        return self._types
+
+    def convert(self, cx: Context, node: ONode, env: dict, reason: str) -> list:
+        extra = self.module.captured_names(node.proto)
+        missing = [n for n in extra if n not in env]
+        if missing:
+            raise node.error(f"its subgraph reads {', '.join(missing)}, which is not defined", ModelError)
+        spec = self.module.make_node(node.proto, node.name, self.model, self.types(), reason)
+        outs = cx.op("onnx_reference", node.inputs + [env[n] for n in extra], node=spec)
+        outs = list(outs) if isinstance(outs, tuple) else [outs]
+        it = iter(outs)
+        return [next(it) if name else None for name in node.output_names]
+
+
+def _convert_node(cx: Context, proto: onnx.NodeProto, env: dict, opset: int, index: int,
+                  fallback: _Fallback | None = None) -> None:
     inputs = []
     for name in proto.input:
         if name == "":
@@ -215,22 +266,32 @@ def _convert_node(cx: Context, proto: onnx.NodeProto, env: dict, opset: int, ind
         else:
             inputs.append(env[name])
     node = ONode(proto, inputs, opset, index)
-    conv = find_converter(node.op_type, opset, node.domain)
+    version = opset if node.domain in ("", "ai.onnx") else _domain_version(fallback.model, node.domain) \
+        if fallback else opset
+    conv = find_converter(node.op_type, version, node.domain)
     cx.node = node
     first_new = len(cx.g.nodes)
     try:
+        if conv is None:   # only with the fallback on: check_support refused the model otherwise
+            raise node.error(f"dlc has no converter for {node.op_type} at opset {version}", UnsupportedError)
         res = conv(cx, node)
+        res = list(res) if isinstance(res, (list, tuple)) else [res]
+        for i, name in enumerate(node.output_names):
+            if name != "" and (i >= len(res) or res[i] is None):
+                raise node.error(f"output {i} ({name!r}) is not supported", UnsupportedError)
+    except UnsupportedError as e:
+        if fallback is None:
+            raise
+        del cx.g.nodes[first_new:]
+        res = fallback.convert(cx, node, env, str(e).removeprefix(f"{node.op_type} node {node.name!r}: "))
     except DLCError:
         raise
     except Exception as e:
         raise ModelError(f"{node.op_type} node {node.name!r}: conversion failed: {type(e).__name__}: {e}") from e
-    res = list(res) if isinstance(res, (list, tuple)) else [res]
     created = {v for n in cx.g.nodes[first_new:] for v in n.outputs}
     for i, name in enumerate(node.output_names):
         if name == "":
             continue
-        if i >= len(res) or res[i] is None:
-            raise node.error(f"output {i} ({name!r}) is not supported")
         v = res[i]
         if v in created:   # made-up values take their ONNX name
             cx.g._used.discard(v.name)
