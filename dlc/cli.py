@@ -1,4 +1,5 @@
-"""The `dlc` command line: compile, run, inspect.
+"""The `dlc` command line: compile, run, inspect, and the diagnostics
+check, compare, cache, doctor.
 
 Errors print one line (`dlc: error: ...`) and exit 1; set DLC_DEBUG=1 for
 a traceback.
@@ -35,6 +36,18 @@ def _add_shape_option(p: argparse.ArgumentParser) -> None:
                    help="fix an input's shape at compile time (repeatable)")
 
 
+def _add_fallback_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fallback", choices=("reference",),
+                   help="run ONNX nodes dlc cannot compile on the host with the onnx reference implementation "
+                        "(off by default; the nodes and their share of run time are reported)")
+
+
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input", type=_input_arg, action="append", default=[], metavar="NAME=FILE.npy",
+                   help="an input array (repeatable)")
+    _add_shape_option(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     p = argparse.ArgumentParser(prog="dlc", description="dlc: compile ONNX models to native code and run them.")
@@ -50,7 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--target", default="cpu", help="code generation target (default: cpu)")
     _add_shape_option(c)
     c.add_argument("--dump", metavar="DIR", help="write the graph after each pass, the kernels, LLVM IR and assembly")
-    c.add_argument("--timings", action="store_true", help="print the time spent in each compile stage")
+    c.add_argument("--timings", action="store_true",
+                   help="print the time spent in each pass and compile stage, and per kernel")
+    _add_fallback_option(c)
+    c.add_argument("--no-cache", action="store_true", help="neither read nor write the compile cache")
+    c.add_argument("--disable-pass", action="append", default=[], metavar="NAME",
+                   help="skip a graph pass or stage (repeatable; see `dlc compare --ablate`)")
 
     r = sub.add_parser("run", help="run a compiled .dlc artifact (or an .onnx model) on inputs",
                        description="Run a model on inputs from .npy files and print or save the outputs.")
@@ -61,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="feed random inputs for every input not given (symbolic dims become 1)")
     r.add_argument("--output", metavar="OUT.npz", help="save the outputs to an .npz file")
     _add_shape_option(r)
+    _add_fallback_option(r)
+    r.add_argument("--profile", action="store_true", help="time each kernel (and host step) and print a table")
+    r.add_argument("--repeat", type=int, default=10, metavar="N", help="profiled runs (default 10)")
+    r.add_argument("--trace", metavar="TRACE.json", help="with --profile: also write a Chrome trace")
 
     i = sub.add_parser("inspect", help="print a model at a compilation stage",
                        description="Print a model after a compilation stage: the IR after the graph passes, "
@@ -69,6 +91,39 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--stage", default="ir", choices=("onnx", "ir", "kernels", "llvm", "asm"),
                    help="what to print (default: ir)")
     _add_shape_option(i)
+
+    k = sub.add_parser("check", help="list what keeps a model from compiling, and lint it",
+                       description="Check an ONNX model before compiling it: unsupported (op, opset, dtype) with "
+                                   "their nodes, and lint (training-mode nodes, symbolic dim names, shadowed "
+                                   "initializers, unused inputs, data-dependent shapes). Exit status 0: it "
+                                   "compiles; 1: it does not.")
+    k.add_argument("model", help="the .onnx file")
+    _add_shape_option(k)
+
+    cmp = sub.add_parser("compare", help="find the first node where dlc's values differ from a reference",
+                         description="Run the model recording every intermediate value and compare each ONNX "
+                                     "node output with a reference; report the first divergence and the kernel "
+                                     "computing it. Exit status 0: all match; 1: they differ.")
+    cmp.add_argument("model", help="the .onnx file")
+    cmp.add_argument("--against", default="onnxruntime", choices=("onnxruntime", "reference", "fp64"),
+                     help="onnxruntime (default), the onnx reference evaluator, or dlc's numpy reference "
+                          "in float64")
+    _add_input_options(cmp)
+    cmp.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance (default 1e-4)")
+    cmp.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (default 1e-5)")
+    cmp.add_argument("--ablate", action="store_true",
+                     help="rebuild with each pass turned off and name the pass that introduces the difference")
+    cmp.add_argument("--all", action="store_true", help="list every node output, not only diverging ones")
+    cmp.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    _add_fallback_option(cmp)
+
+    ca = sub.add_parser("cache", help="show or clear the compile cache",
+                        description="The on-disk compile cache ($DLC_CACHE_DIR, else ~/.cache/dlc).")
+    ca.add_argument("action", choices=("info", "clear"))
+
+    sub.add_parser("doctor", help="versions, host CPU features, and whether a CUDA GPU is usable",
+                   description="Print the versions of dlc's dependencies, the CPU features LLVM sees, the "
+                               "compile cache, and whether target='cuda' can work here (with the fix when not).")
     return p
 
 
@@ -76,7 +131,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from .ir.errors import DLCError
     try:
-        return {"compile": cmd_compile, "run": cmd_run, "inspect": cmd_inspect}[args.command](args)
+        return {"compile": cmd_compile, "run": cmd_run, "inspect": cmd_inspect, "check": cmd_check,
+                "compare": cmd_compare, "cache": cmd_cache, "doctor": cmd_doctor}[args.command](args)
     except DLCError as e:
         print(f"dlc: error: {e}", file=sys.stderr)
         return 1
@@ -99,7 +155,9 @@ def cmd_compile(args) -> int:
     check_target(args.target)
     out = args.output or os.path.splitext(args.model)[0] + ".dlc"
     t0 = time.perf_counter()
-    m = dlc.compile(args.model, target=args.target, shapes=dict(args.shape) or None, dump_dir=args.dump)
+    m = dlc.compile(args.model, target=args.target, shapes=dict(args.shape) or None, dump_dir=args.dump,
+                    fallback=args.fallback, cache=not args.no_cache, disable_passes=args.disable_pass,
+                    kernel_timings=args.timings)
     if not m.compiled_shapes:   # symbolic dims and no --shape: compile them as 1
         shapes = {i.name: tuple(d if isinstance(d, int) else 1 for d in i.shape) for i in m.inputs}
         m.executable((tuple(shapes.values()), ()))
@@ -109,9 +167,14 @@ def cmd_compile(args) -> int:
                "use --shape to choose")
     m.save(out)
     _say(f"compiled {args.model} -> {out} in {time.perf_counter() - t0:.2f} s")
+    for ev in m.compile_events:
+        if ev["outcome"] == "cached":
+            _say("  loaded from the compile cache: no compile ran (--no-cache to compile)")
     if args.timings:
-        for rec in m.compile_log:
-            _say(f"  {rec.name:<32} {rec.seconds * 1000:9.1f} ms")
+        from .timings import format_timings
+        _say(format_timings(m.compile_log))
+        if m.fallback_nodes or not m.compile_log:
+            _say("  (a staged model's native segments compile at their first run: see `dlc run --profile`)")
     if args.dump:
         _say(f"dumps written to {args.dump}")
     return 0
@@ -129,23 +192,23 @@ def _random_input(info, shapes: dict) -> np.ndarray:
 
 def cmd_run(args) -> int:
     import dlc
-    from .ir.errors import InputError
     if args.model.endswith(".onnx"):
-        m = dlc.compile(args.model, shapes=dict(args.shape) or None)
+        m = dlc.compile(args.model, shapes=dict(args.shape) or None, fallback=args.fallback)
     else:
         m = dlc.load(args.model)
-    feeds = {}
-    for name, path in args.input:
-        try:
-            feeds[name] = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise InputError(f"cannot read input {name!r} from {path}: {e}") from None
+    feeds = _load_inputs(args.input)
     if args.random:
         for info in m.inputs:
             feeds.setdefault(info.name, _random_input(info, dict(args.shape)))
     t0 = time.perf_counter()
     outs = m.run(None, feeds)
     dt = time.perf_counter() - t0
+    if args.profile:
+        prof = m.profile(feeds, repeat=args.repeat)
+        print(prof.table())
+        if args.trace:
+            prof.save_chrome_trace(args.trace)
+            _say(f"Chrome trace written to {args.trace} (open it in chrome://tracing or ui.perfetto.dev)")
     for info, a in zip(m.outputs, outs):
         preview = np.array2string(a.reshape(-1)[:6], precision=5, separator=", ", max_line_width=10**6)
         print(f"{info.name}: {a.dtype.name}{list(a.shape)} {preview}{' ...' if a.size > 6 else ''}")
@@ -153,6 +216,56 @@ def cmd_run(args) -> int:
     if args.output:
         np.savez(args.output, **{info.name: a for info, a in zip(m.outputs, outs)})
         _say(f"outputs saved to {args.output}")
+    return 0
+
+
+def _load_inputs(pairs) -> dict:
+    from .ir.errors import InputError
+    feeds = {}
+    for name, path in pairs:
+        try:
+            feeds[name] = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise InputError(f"cannot read input {name!r} from {path}: {e}") from None
+    return feeds
+
+
+def cmd_check(args) -> int:
+    from .check import check
+    report = check(args.model, dict(args.shape) or None)
+    print(report.format())
+    return report.exit_code
+
+
+def cmd_compare(args) -> int:
+    from .compare import compare, random_feeds
+    from .frontends.onnx import load_model
+    model = load_model(args.model)
+    feeds = _load_inputs(args.input)
+    if feeds:
+        for k, v in random_feeds(model, dict(args.shape) or {k: v.shape for k, v in feeds.items()},
+                                 args.seed).items():
+            feeds.setdefault(k, v)
+    report = compare(model, feeds or None, against=args.against, rtol=args.rtol, atol=args.atol,
+                     shapes=dict(args.shape) or None, ablate=args.ablate, fallback=args.fallback, seed=args.seed)
+    print(report.format(show_all=args.all))
+    return report.exit_code
+
+
+def cmd_cache(args) -> int:
+    from .cache import CompileCache
+    c = CompileCache()
+    if args.action == "info":
+        print(c.info())
+    else:
+        n = c.clear()
+        print(f"removed {n} entr{'y' if n == 1 else 'ies'} from {c.root}")
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    from .doctor import report
+    print(report())
     return 0
 
 

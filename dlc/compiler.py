@@ -28,6 +28,9 @@ TARGETS = ("cpu",)
 # Compile stages that are not graph passes but can be switched off by name in
 # ``Options.disabled_passes`` (the code that implements each honours it).
 STAGES = ("fusion", "memory_planning", "layout")
+# the STAGES this build has and that honour the switch (`dlc compare --ablate`
+# tries these); code that implements a stage adds its name here
+IMPLEMENTED_STAGES: frozenset = frozenset()
 # passes the pipeline cannot run without (codegen relies on what they promise)
 REQUIRED_PASSES = frozenset({"materialize_outputs"})
 
@@ -126,9 +129,13 @@ def build(g: Graph, options: Options) -> tuple[Program, Executable]:
         raise ShapeError("build() needs static input shapes; specialize the graph first")
     g = optimize(g, options)
     prog = _timed(options, "lower", lower_graph, g)
-    module = _timed(options, "render_llvm", render_program, prog)
+    render_seconds = {} if options.kernel_timings else None
+    module = _timed(options, "render_llvm", render_program, prog, render_seconds)
     raw_ir = str(module)
     compiled = _timed(options, "llvm_optimize_and_codegen", compile_ir, raw_ir)
+    if options.kernel_timings:
+        from .timings import kernel_records
+        options.log.extend(kernel_records(prog, render_seconds))
     meta = ExecMeta(
         input_dtypes=[s.dtype.name for s in prog.inputs],
         input_shapes=[list(s.shape) for s in prog.inputs],

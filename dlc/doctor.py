@@ -119,8 +119,8 @@ def _driver_library() -> tuple[ctypes.CDLL | None, str]:
     if sys.platform == "win32":
         candidates += ["nvcuda.dll"]
     else:
-        candidates += ["libcuda.so.1", "libcuda.so", "/usr/lib/x86_64-linux-gnu/libcuda.so.1",
-                       "/usr/lib64/libcuda.so.1", "/usr/local/nvidia/lib64/libcuda.so.1", "/usr/lib/wsl/lib/libcuda.so.1"]
+        candidates += ["libcuda.so.1", "libcuda.so", "/usr/lib/x86_64-linux-gnu/libcuda.so.1", "/usr/lib64/libcuda.so.1",
+                       "/usr/local/nvidia/lib64/libcuda.so.1", "/usr/lib/wsl/lib/libcuda.so.1"]
         found = ctypes.util.find_library("cuda")
         if found:
             candidates.append(found)

@@ -7,7 +7,9 @@ signature compiles once and is cached.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import threading
 import time
 from typing import Mapping, Sequence
@@ -147,7 +149,7 @@ class CompiledModel:
                 shapes, fed = key
                 graph = specialize(self._generic_graph(fed), shapes)
                 if has_dynamic_shapes(graph):
-                    self._exes[key] = StagedExecutable(graph, lambda g: build_cached(g, self._options))
+                    self._exes[key] = StagedExecutable(graph, self._build_segment)
                     outcome = "staged (segments compile at their first run)"
                 else:
                     self._exes[key], outcome = build_cached(graph, self._options)
@@ -156,6 +158,13 @@ class CompiledModel:
                                      "outcome": outcome, "seconds": dt})
                 log.info("dlc: %s for %s: %s in %.3f s (%s)", self.name, _key_str(self, key), outcome, dt, reason)
             return self._exes[key]
+
+    def _build_segment(self, g: Graph):
+        """Compile one native segment of a staged model (dumps go to a folder per segment)."""
+        opts = self._options
+        if opts.dump_dir:
+            opts = dataclasses.replace(opts, dump_dir=os.path.join(opts.dump_dir, g.name))
+        return build_cached(g, opts)
 
     def _compile_reason(self, key: Key) -> str:
         if not self._exes:
@@ -332,7 +341,7 @@ def _signature_from_json(d: dict) -> Signature:
 
 def compile(model, target: str = "cpu", shapes: Mapping[str, Sequence[int]] | None = None,
             dump_dir: str | None = None, check: bool = False, fallback: str | None = None,
-            cache: bool = True, disable_passes: Sequence[str] = ()) -> CompiledModel:
+            cache: bool = True, disable_passes: Sequence[str] = (), kernel_timings: bool = False) -> CompiledModel:
     """Compile an ONNX model (a path, bytes, or an onnx.ModelProto).
 
     ``shapes`` fixes input shapes at compile time ({name: dims}). Inputs
@@ -344,9 +353,11 @@ def compile(model, target: str = "cpu", shapes: Mapping[str, Sequence[int]] | No
     with the onnx package's reference implementation (logged, with their
     share of run time); off by default. ``cache`` uses the on-disk compile
     cache (dlc/cache.py). ``disable_passes`` names passes or stages to skip.
+    ``kernel_timings`` attributes compile time to kernels (in `compile_log`;
+    it costs an extra LLVM compile of each kernel on its own).
     """
     options = Options(target=check_target(target), dump_dir=dump_dir, check=check, fallback=fallback,
-                      cache=cache, disabled_passes=frozenset(disable_passes))
+                      cache=cache, disabled_passes=frozenset(disable_passes), kernel_timings=kernel_timings)
     source = OnnxSource(model, shapes, fallback)
     graph, sig = source.build()
     graph = run_passes(graph, options.passes(GENERIC_PASSES), check=check, dump_dir=dump_dir, prefix="generic_")

@@ -88,7 +88,7 @@ class Profile:
                          f"{100 * rest / wall:5.1f}%")
         other = max(self.wall_ns - inside, 0)
         lines.append(f"  {'(outside kernels)':<{width}}  {other / runs / 1e6:9.4f}  {100 * other / wall:5.1f}%  "
-                     f"input checks, output allocation, the call itself")
+                     f"Python: input checks, output allocation, staging")
         return "\n".join(lines)
 
     def chrome_trace(self) -> dict:
