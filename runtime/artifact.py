@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import zipfile
 
 from ..ir.errors import ArtifactError
@@ -19,7 +20,7 @@ MANIFEST = "dlc.json"
 def write_artifact(path, manifest: dict, members: dict[str, bytes]) -> None:
     manifest = dict(manifest, format=FORMAT, format_version=FORMAT_VERSION,
                     sha256={name: hashlib.sha256(data).hexdigest() for name, data in members.items()})
-    tmp = f"{os.fspath(path)}.tmp{os.getpid()}"
+    tmp = f"{os.fspath(path)}.tmp{os.getpid()}.{threading.get_ident()}"   # unique per writer thread
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:
         z.writestr(MANIFEST, json.dumps(manifest, indent=1))
         for name, data in members.items():
