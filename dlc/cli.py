@@ -160,7 +160,7 @@ def cmd_compile(args) -> int:
                     kernel_timings=args.timings)
     if not m.compiled_shapes:   # symbolic dims and no --shape: compile them as 1
         shapes = {i.name: tuple(d if isinstance(d, int) else 1 for d in i.shape) for i in m.inputs}
-        m.executable((tuple(shapes.values()), ()))
+        m.executable((tuple(shapes.values()), ()), "dlc compile: symbolic dims as 1")
         _say("note: symbolic dims compiled as 1 ("
              + ", ".join(f"{n}={','.join(map(str, s))}" for n, s in shapes.items())
              + "); other shapes compile at their first run (the artifact keeps the model); "

@@ -138,13 +138,15 @@ class CompiledModel:
         return key, arrays
 
     # ------------------------------------------------------------------ run
-    def executable(self, key: Key) -> Executable:
+    def executable(self, key: Key, reason: str | None = None) -> Executable:
+        """The Executable for a shape signature, compiled (or loaded from the
+        compile cache) on first use; `reason` says why, for the log."""
         exe = self._exes.get(key)
         if exe is not None:
             return exe
         with self._lock:
             if key not in self._exes:
-                reason = self._compile_reason(key)
+                reason = reason or self._compile_reason(key)
                 t0 = time.perf_counter()
                 shapes, fed = key
                 graph = specialize(self._generic_graph(fed), shapes)
@@ -366,7 +368,7 @@ def compile(model, target: str = "cpu", shapes: Mapping[str, Sequence[int]] | No
         log.warning("dlc: fallback='reference': %d ONNX node(s) will run on the host with the onnx reference "
                     "implementation, not compiled: %s", len(cm.fallback_nodes), ", ".join(cm.fallback_nodes))
     if all(isinstance(d, int) for i in sig.inputs for d in i.shape):
-        cm.executable((tuple(tuple(i.shape) for i in sig.inputs), ()))
+        cm.executable((tuple(tuple(i.shape) for i in sig.inputs), ()), "static input shapes, at compile()")
     return cm
 
 

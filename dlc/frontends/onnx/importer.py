@@ -266,8 +266,9 @@ def _convert_node(cx: Context, proto: onnx.NodeProto, env: dict, opset: int, ind
         else:
             inputs.append(env[name])
     node = ONode(proto, inputs, opset, index)
-    version = opset if node.domain in ("", "ai.onnx") else _domain_version(fallback.model, node.domain) \
-        if fallback else opset
+    version = opset
+    if fallback is not None and node.domain not in ("", "ai.onnx"):
+        version = _domain_version(fallback.model, node.domain)
     conv = find_converter(node.op_type, version, node.domain)
     cx.node = node
     first_new = len(cx.g.nodes)
