@@ -63,5 +63,25 @@ def _matmul_ref(a, b):
     return np.matmul(a, b)
 
 
-register(OpDef("matmul", OUT_FUSABLE, _matmul_infer, _matmul_ref, lower=_matmul_lower,
+def _swap_last(d, x):
+    perm = list(range(x.rank))
+    perm[-2], perm[-1] = perm[-1], perm[-2]
+    return d.transpose(x, perm)
+
+
+def _matmul_vjp(d, ins, outs, gouts):
+    """da = g @ b^T, db = a^T @ g (the driver sums broadcast batch dims).
+    A 2-D b with a batched a (a dense layer over a sequence) takes its
+    gradient as one 2-D product over all rows."""
+    a, b = ins
+    g = gouts[0]
+    da = d.matmul(g, _swap_last(d, b))
+    if b.rank == 2 and a.rank > 2:
+        rows = int(np.prod(a.shape[:-1], dtype=np.int64))
+        a2, g2 = d.reshape(a, (rows, a.shape[-1])), d.reshape(g, (rows, g.shape[-1]))
+        return [da, d.matmul(_swap_last(d, a2), g2)]
+    return [da, d.matmul(_swap_last(d, a), g)]
+
+
+register(OpDef("matmul", OUT_FUSABLE, _matmul_infer, _matmul_ref, lower=_matmul_lower, vjp=_matmul_vjp,
                doc="numpy matmul for rank >= 2 operands; leading (batch) dims broadcast"))
