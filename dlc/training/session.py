@@ -62,7 +62,7 @@ class TrainingSession(rt.TrainingSession):
                  metrics: Sequence = (), output: str | None = None, weights: Mapping[str, np.ndarray] | None = None,
                  feed: Sequence[str] = (), seed: int | None = 0, options: Options | None = None):
         self.model = load_model(model)
-        self.loss = losses.get(loss)
+        self.loss = losses.get(loss) if loss is not None else None   # None: predict only
         self.optimizer = optimizers.get(optimizer)
         self.trainable = list(default_trainable(self.model) if trainable is None else trainable)
         stats = running_stats(self.model)
@@ -112,6 +112,8 @@ class TrainingSession(rt.TrainingSession):
         return self._metrics
 
     def _compile(self, kind: str, shapes: dict):
+        if self.loss is None and kind != "predict":
+            raise ModelError("this session has no loss: it can only predict")
         fw = self._forward(kind, shapes)
         mets = self._resolve_metrics(fw.pred)
         inplace = None

@@ -1,0 +1,105 @@
+"""dlc.keras models against PyTorch autograd on the same weights and batch
+(reference data from make_torch_references.py): the loss, the gradient of
+every trainable weight, one compiled SGD step (forward, backward and
+in-place update), BatchNormalization's running statistics, and three steps
+of every optimizer."""
+import os
+
+import numpy as np
+import pytest
+
+from dlc.ir import Graph
+from dlc.ir.autodiff import Emitter
+from dlc.compiler import Options, build
+from dlc.training import optimizers as opt
+from tests.training import keras_models
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+
+
+def load(name):
+    return np.load(os.path.join(FIXTURES, f"{name}.npz"))
+
+
+def close(got, want, what, rtol=2e-4, scale=0.0):
+    """Relative agreement; the absolute slack scales with `want` (or a given
+    scale: the largest gradient of the model, so that float32 noise on a
+    gradient that is zero in exact arithmetic passes)."""
+    scale = max(float(np.abs(want).max()), scale, 1e-3)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * scale, err_msg=what)
+
+
+def _model(name):
+    ref = load(f"model_{name}")
+    model, x, y = keras_models.build(name, seed=1234)    # other initial weights: the fixture's are loaded
+    model.set_weights([ref[f"w{i}"] for i in range(len(model.weights))])
+    np.testing.assert_array_equal(x, ref["x"])
+    return ref, model, x, y
+
+
+@pytest.mark.parametrize("name", list(keras_models.MODELS))
+def test_loss_gradients_and_one_step_match_pytorch(name):
+    ref, model, x, y = _model(name)
+    loss, grads = model.session().gradients(x, y)
+    close(loss, ref["loss"], f"{name}: loss")
+    top = max(float(np.abs(ref[k]).max()) for k in ref.files if k.startswith("g"))
+    for i, v in enumerate(model.weights):
+        if f"g{i}" in ref:
+            assert v.trainable
+            close(grads[v.name], ref[f"g{i}"], f"{name}: gradient of {v.name}", scale=top)
+        else:
+            assert not v.trainable
+    # one compiled train step: SGD(0.01) updates every weight in place by -lr * gradient
+    model.compile(optimizer=opt.SGD(0.01), loss=model.loss)
+    before = model.get_weights()
+    step_loss = model.train_on_batch(x, y)
+    close(step_loss, ref["loss"], f"{name}: step loss")
+    for i, (v, w0) in enumerate(zip(model.weights, before)):
+        if f"g{i}" in ref:
+            close(v.numpy() - w0, -0.01 * ref[f"g{i}"], f"{name}: update of {v.name}", rtol=1e-3,
+                  scale=0.01 * top)
+        elif f"stat{i}" in ref:
+            close(v.numpy(), ref[f"stat{i}"], f"{name}: running statistic {v.name}")
+        else:
+            np.testing.assert_array_equal(v.numpy(), w0)
+
+
+OPTIMIZERS = {
+    "sgd": opt.SGD(0.1),
+    "sgd_momentum": opt.SGD(0.1, momentum=0.9),
+    "sgd_nesterov": opt.SGD(0.1, momentum=0.9, nesterov=True),
+    "adam": opt.Adam(0.01, beta_1=0.8, beta_2=0.99),
+    "adamw": opt.AdamW(0.01, weight_decay=0.1),
+    "rmsprop": opt.RMSprop(0.01, rho=0.9),
+    "rmsprop_centered_momentum": opt.RMSprop(0.01, rho=0.8, momentum=0.5, centered=True),
+    "adagrad": opt.Adagrad(0.1, initial_accumulator_value=0.1),
+}
+
+
+def optimizer_step_graph(o: opt.Optimizer, shape, dtype=np.float32):
+    """new (param, *slots) from (param, grad, *slots, step, lr), compiled."""
+    g = Graph("step")
+    p = g.add_input("p", dtype, shape)
+    gr = g.add_input("g", dtype, shape)
+    slots = [g.add_input(s, dtype, shape) for s in o.slots]
+    step = g.add_input("step", np.int64, ())
+    lr = g.add_input("lr", np.float32, ())
+    d = Emitter(g)
+    [(new_p, new_slots)] = o.apply(d, [d.wrap(p)], [d.wrap(gr)], [[d.wrap(s) for s in slots]], d.wrap(step),
+                                   d.wrap(lr))
+    g.outputs = [new_p.v] + [s.v for s in new_slots]
+    _, exe = build(g, Options(check=True))
+    return exe
+
+
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_optimizer_steps_match_pytorch(name):
+    ref = load("optimizers")
+    o = OPTIMIZERS[name]
+    p = ref["p0"].astype(np.float32)
+    exe = optimizer_step_graph(o, p.shape)
+    slots = [o.slot_init(s, p).astype(np.float32) for s in o.slots]
+    for t, (grad, want) in enumerate(zip(ref["grads"], ref[name]), 1):
+        p, *slots = exe.run([p, grad.astype(np.float32), *slots, np.array(t, np.int64),
+                             np.array(o.lr_at(t - 1), np.float32)])
+        close(p, want, f"{name}: step {t}", rtol=1e-5)
