@@ -51,24 +51,24 @@ def batchnorm():
 
 
 def rnn():
-    m = keras.Sequential([keras.Input((5, 3)), layers.SimpleRNN(4, return_sequences=True), layers.LSTM(5),
+    m = keras.Sequential([keras.Input((3, 3)), layers.SimpleRNN(4, return_sequences=True), layers.LSTM(5),
                           layers.Dense(2, activation="softmax")])
     r = _rng(5)
-    return m, "sparse_categorical_crossentropy", r.normal(size=(3, 5, 3)).astype(np.float32), r.integers(0, 2, 3)
+    return m, "sparse_categorical_crossentropy", r.normal(size=(3, 3, 3)).astype(np.float32), r.integers(0, 2, 3)
 
 
 def gru():
-    m = keras.Sequential([keras.Input((4, 3)), layers.GRU(5, return_sequences=True), layers.GRU(3),
+    m = keras.Sequential([keras.Input((3, 3)), layers.GRU(5, return_sequences=True), layers.GRU(3),
                           layers.Dense(1)])
     r = _rng(6)
-    return m, "mse", r.normal(size=(3, 4, 3)).astype(np.float32), r.normal(size=(3, 1)).astype(np.float32)
+    return m, "mse", r.normal(size=(3, 3, 3)).astype(np.float32), r.normal(size=(3, 1)).astype(np.float32)
 
 
 def embedding():
-    m = keras.Sequential([keras.Input((6,), dtype="int64"), layers.Embedding(10, 4), layers.LSTM(3),
+    m = keras.Sequential([keras.Input((3,), dtype="int64"), layers.Embedding(10, 4), layers.LSTM(3),
                           layers.Dense(1, activation="sigmoid")])
     r = _rng(7)
-    return m, keras.losses.BinaryCrossentropy(from_logits=False), r.integers(0, 10, (4, 6)), \
+    return m, keras.losses.BinaryCrossentropy(from_logits=False), r.integers(0, 10, (4, 3)), \
         r.integers(0, 2, (4, 1)).astype(np.float32)
 
 
