@@ -144,8 +144,9 @@ class TrainingSession(rt.TrainingSession):
         out = {}
         for info in self.inputs:
             a = np.ascontiguousarray(np.asarray(arrays[info.name]), dtype=info.dtype)
-            if a.ndim != len(info.shape):
-                raise InputError(f"input {info.name!r}: expected {len(info.shape)} dims, got shape {list(a.shape)}")
+            if a.ndim != len(info.shape) or any(isinstance(d, int) and d != g for d, g in zip(info.shape, a.shape)):
+                want = ",".join(str(d) for d in info.shape)
+                raise InputError(f"input {info.name!r}: expected shape [{want}], got {list(a.shape)}")
             out[info.name] = a
         n = {len(a) for a in out.values()}
         if len(n) != 1:
