@@ -264,7 +264,7 @@ def _signature_from_json(d: dict) -> Signature:
 
 def compile(model, target: str = "cpu", shapes: Mapping[str, Sequence[int]] | None = None,
             dump_dir: str | None = None, check: bool = False) -> CompiledModel:
-    """Compile an ONNX model (a path, bytes, or an onnx.ModelProto).
+    """Compile an ONNX model (a path, bytes, or an onnx.ModelProto), or a dlc.keras model.
 
     ``shapes`` fixes input shapes at compile time ({name: dims}). Inputs
     whose shapes are all known compile now; otherwise each new shape
@@ -273,6 +273,8 @@ def compile(model, target: str = "cpu", shapes: Mapping[str, Sequence[int]] | No
     assembly. ``check`` verifies the graph after every pass.
     """
     options = Options(target=check_target(target), dump_dir=dump_dir, check=check)
+    if hasattr(model, "to_onnx"):   # a dlc.keras model
+        model = model.to_onnx()
     source = OnnxSource(model, shapes)
     graph, sig = source.build()
     graph = run_passes(graph, GENERIC_PASSES, check=check, dump_dir=dump_dir, prefix="generic_")
