@@ -99,6 +99,11 @@ class Emitter:
         return Val(self, self.g.const(arr))
 
     def op(self, name: str, inputs: Sequence, **attrs):
+        """Append op `name`; Python numbers among the inputs become constants
+        of the first Val input's dtype."""
+        like = next((x.dtype for x in inputs if isinstance(x, (Val, Value))), None)
+        inputs = [self.const(x, like) if isinstance(x, (int, float)) and not isinstance(x, bool) and like is not None
+                  else x for x in inputs]
         vals = [None if x is None else (x.v if isinstance(x, Val) else x) for x in inputs]
         out = self.g.op(name, vals, attrs, source=self.source)
         return tuple(Val(self, v) for v in out) if isinstance(out, tuple) else Val(self, out)

@@ -281,8 +281,8 @@ class Model(Layer):
     def fit(self, x=None, y=None, batch_size=None, epochs: int = 1, verbose="auto", callbacks=None,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True, class_weight=None,
             sample_weight=None, initial_epoch: int = 0, steps_per_epoch=None, **kwargs) -> History:
-        if class_weight is not None or sample_weight is not None or steps_per_epoch is not None or kwargs:
-            raise ModelError("fit: class_weight, sample_weight, steps_per_epoch and generators are not supported")
+        if class_weight is not None or steps_per_epoch is not None or kwargs:
+            raise ModelError("fit: class_weight, steps_per_epoch and generators are not supported")
         if y is None:
             raise InputError("fit needs targets y")
         self._build_for(x)
@@ -292,7 +292,8 @@ class Model(Layer):
             validation_data = (validation_data[0], validation_data[1])
         history = self.session().fit(x, y, batch_size=batch_size or 32, epochs=epochs, verbose=verbose,
                                      validation_data=validation_data, validation_split=validation_split,
-                                     shuffle=shuffle, callbacks=callbacks or (), initial_epoch=initial_epoch)
+                                     shuffle=shuffle, callbacks=callbacks or (), initial_epoch=initial_epoch,
+                                     sample_weight=sample_weight)
         history.model = self
         self.history = history
         return history

@@ -24,7 +24,8 @@ from . import losses, metrics as metrics_mod, optimizers
 from .onnx_model import (default_trainable, initializer_arrays, running_stats, training_variant, with_inputs,
                          with_weights)
 from .progress import Progbar
-from .step import LR, STEP, Forward, eval_graph, grad_graph, predict_graph, slot_key, train_graph
+from .step import (LR, STEP, Forward, eval_graph, grad_graph, predict_graph, rows_independent, slot_key,
+                   train_graph)
 
 
 class History:
@@ -118,6 +119,7 @@ class TrainingSession(rt.TrainingSession):
         mets = self._resolve_metrics(fw.pred)
         inplace = None
         if kind == "train":
+            self._rows_independent = rows_independent(fw.g, fw.g.inputs[:len(fw.batch)], fw.pred)
             g, io, inplace, _ = train_graph(fw, self.loss, mets, self.optimizer, self.trainable)
         elif kind == "grad":
             g, io = grad_graph(fw, self.loss, self.trainable)
@@ -174,10 +176,30 @@ class TrainingSession(rt.TrainingSession):
         return {k: (rows,) + a.shape[1:] for k, a in xs.items()}
 
     # --------------------------------------------------------------- steps
-    def _train_batch(self, b: rt.Bound, xs, y, idx) -> dict[str, float]:
+    def _train_bound(self, xs, rows: int, full: int) -> tuple[rt.Bound, int]:
+        """The train step for a batch of `rows` samples, and how many padding
+        rows it needs: a short last batch runs through the full-size step
+        with zero-weighted padding when samples are computed independently
+        (no batch statistics), else through a step compiled for its size."""
+        b = self.bound("train", self._shapes(xs, full))
+        if rows == full or not self._rows_independent:
+            return (b, 0) if rows == full else (self.bound("train", self._shapes(xs, rows)), 0)
+        return b, full - rows
+
+    def _train_batch(self, b: rt.Bound, xs, y, idx, pad: int = 0, sample_weight=None) -> dict[str, float]:
+        real = len(idx)
+        if pad:
+            idx = np.concatenate([idx, np.repeat(idx[:1], pad)])
         for k, a in xs.items():
             np.take(a, idx, axis=0, out=b.feed[k])
         np.take(y, idx, axis=0, out=b.feed["y"])
+        mask = b.feed["mask"]
+        mask[:real], mask[real:] = 1, 0
+        if sample_weight is None:
+            b.feed["sample_weight"][...] = mask
+        else:
+            np.take(sample_weight, idx, axis=0, out=b.feed["sample_weight"])
+            b.feed["sample_weight"][real:] = 0
         step = self.state[STEP]
         self.state[LR][...] = self.optimizer.lr_at(int(step))
         step[...] = step + 1
@@ -208,16 +230,23 @@ class TrainingSession(rt.TrainingSession):
 
     def fit(self, x, y, batch_size: int = 32, epochs: int = 1, verbose: int = 1, validation_data=None,
             validation_split: float = 0.0, shuffle: bool = True, callbacks: Sequence = (),
-            initial_epoch: int = 0) -> History:
+            initial_epoch: int = 0, sample_weight=None) -> History:
         """Keras' fit: epochs of shuffled mini-batches, a progress bar per
-        epoch, validation at each epoch's end; returns a History."""
+        epoch, validation at each epoch's end; returns a History.
+        ``sample_weight`` weighs each sample's loss (Keras' sum over the batch
+        size: weights do not renormalize)."""
         xs = self._as_inputs(x)
         n = self._count(xs)
         y = np.asarray(y)
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, np.float32).reshape(-1)
+            if len(sample_weight) != n:
+                raise InputError(f"{len(sample_weight)} sample weights for {n} samples")
         if validation_data is None and validation_split:
             cut = int(n * (1 - validation_split))
             validation_data = ({k: a[cut:] for k, a in xs.items()}, y[cut:])
             xs, y, n = {k: a[:cut] for k, a in xs.items()}, y[:cut], cut
+            sample_weight = None if sample_weight is None else sample_weight[:cut]
         if n == 0:
             raise InputError("no samples to train on")
         batch_size = min(int(batch_size or 32), n)
@@ -239,10 +268,10 @@ class TrainingSession(rt.TrainingSession):
             for s in range(steps):
                 idx = order[s * batch_size:(s + 1) * batch_size]
                 with self.lock:
-                    b = self.bound("train", self._shapes(xs, len(idx)))
+                    b, pad = self._train_bound(xs, len(idx), batch_size)
                     if yb is None or yb.dtype != b.feed["y"].dtype:
                         yb = self._targets(y, b.feed["y"], n)
-                    r = self._train_batch(b, xs, yb, idx)
+                    r = self._train_batch(b, xs, yb, idx, pad, sample_weight)
                 seen += len(idx)
                 for k, v in r.items():
                     sums[k] = sums.get(k, 0.0) + (v * len(idx) if k == "loss" else v)

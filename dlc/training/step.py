@@ -54,6 +54,87 @@ class Forward:
         return [("batch", n) for n in self.batch] + [("state", n) for n in self.fed]
 
 
+# ------------------------------------------------- row independence
+_ROWWISE = {"conv", "conv_transpose", "max_pool", "avg_pool", "normalize", "cast", "copy", "dropout", "resize"}
+_ALONG_AXES = {"softmax", "log_softmax"}
+
+
+def rows_independent(g: Graph, batch: list[Value], out: Value) -> bool:
+    """Whether each row (sample) of `out` depends only on the same row of the
+    `batch` inputs, all of whose axis 0 is the batch. Then a short last batch
+    can be padded with dummy rows (weighted 0 in the loss) instead of
+    compiling another step; batch statistics (training BatchNormalization)
+    or any op this analysis does not know make it answer False."""
+    if not batch:
+        return False
+    n = batch[0].shape[0]
+    row: set[Value] = set(batch)
+    if any(v.rank == 0 or v.shape[0] != n for v in batch):
+        return False
+
+    def along0(v, axes):
+        return 0 in [a % max(v.rank, 1) for a in axes]
+
+    for node in g.nodes:
+        ins = [v for v in node.inputs if v is not None]
+        rows_in = [v for v in ins if v in row]
+        if not rows_in:
+            continue
+        op, a, outs = node.op, node.attrs, node.outputs
+        y = outs[0]
+        if y.rank == 0 or y.shape[0] != n:
+            return False
+        kind = node.opdef.kind
+        if kind in ("elemwise", "broadcast") or op in _ROWWISE:
+            for v in ins:   # an input without rows must not be broadcast along the batch axis
+                if v not in row and v.rank == y.rank and v.shape[0] != 1 and op not in _ROWWISE:
+                    return False
+                if v in row and (v.rank != y.rank) and op not in _ROWWISE:
+                    return False
+            ok = True
+        elif op == "matmul":
+            x, w = node.inputs
+            ok = x in row and (w not in row or (x.rank > 2 and w.rank == x.rank)) and y.rank == x.rank
+        elif kind == "reduce" or op in ("argmax", "argmin"):
+            ok = not along0(node.inputs[0], a.get("axes", (a.get("axis", 0),)))
+        elif op in _ALONG_AXES:
+            ok = not along0(y, a["axes"])
+        elif op in ("reshape", "flatten", "expand"):
+            ok = node.inputs[0] in row and node.inputs[0].shape[0] == n
+        elif op in ("squeeze", "unsqueeze"):
+            ok = True   # (y.shape[0] == n was checked: axis 0 stays the batch)
+        elif op == "transpose":
+            ok = tuple(a.get("perm") or ())[:1] == (0,)
+        elif op in ("concat", "split"):
+            ok = a["axis"] % y.rank != 0 and all(v in row for v in ins)
+        elif op == "slice":
+            x = node.inputs[0]
+            ok = x in row and x.shape[0] == y.shape[0] and not _slices_axis0(node)
+        elif op == "gather":
+            data, idx = node.inputs
+            ok = (data in row and a.get("axis", 0) % data.rank != 0 and idx not in row) or \
+                 (data not in row and idx in row and a.get("axis", 0) % data.rank == 0)
+        elif op == "pad":
+            pads = node.inputs[1].const
+            ok = pads is not None and pads[0] == 0 and pads[len(pads) // 2] == 0 and \
+                (len(node.inputs) < 4 or node.inputs[3] is None)
+        elif op == "tile":
+            ok = int(node.inputs[1].const[0]) == 1
+        else:
+            ok = False
+        if not ok:
+            return False
+        row.update(v for v in outs if v.rank and v.shape[0] == n)
+    return out in row
+
+
+def _slices_axis0(node) -> bool:
+    axes = node.inputs[3].const if len(node.inputs) > 3 and node.inputs[3] is not None else None
+    n_axes = len(node.inputs[1].const)
+    axes = list(range(n_axes)) if axes is None else [int(x) % node.inputs[0].rank for x in axes]
+    return 0 in axes
+
+
 def _targets(g: Graph, loss: Loss, pred: Value) -> Value:
     dt, shape = loss.target_spec(pred.shape, pred.dtype)
     return g.add_input("target", dt, shape)
@@ -105,18 +186,23 @@ def train_graph(fw: Forward, loss: Loss, metrics: list[Metric], optimizer: Optim
     pred = fw.pred
     updates = list(zip(fw.updates, g.outputs[1:]))
     y = _targets(g, loss, pred)
+    weights = g.add_input("sample_weight", pred.dtype, (pred.shape[0],))
+    mask = g.add_input("mask", pred.dtype, (pred.shape[0],))
     step = g.add_input(STEP, np.int64, ())
     lr = g.add_input(LR, np.float32, ())
     for n in g.nodes:                   # each step draws new dropout masks
         if n.op == "dropout":
             n.inputs = [n.inputs[0], step]
     d = Emitter(g, "loss")
+    w, real = d.wrap(weights), d.wrap(mask)
     per_sample = loss.per_sample(d, d.wrap(pred), d.wrap(y))
-    total = d.mean(per_sample, (0,))
+    # Keras' "sum over batch size": sum(weight * loss) / samples; padding rows
+    # (mask 0, weight 0) take no part
+    total = d.sum(per_sample * w, (0,)) / d.max(d.sum(real, (0,)), 1)
     results = [d.cast(total, np.float32)]
     d.source = "metrics"
     for m in metrics:
-        results.append(d.cast(d.sum(m.per_sample(d, d.wrap(pred), d.wrap(y)), (0,)), np.float32))
+        results.append(d.cast(d.sum(m.per_sample(d, d.wrap(pred), d.wrap(y)) * real, (0,)), np.float32))
 
     by_name = dict(zip(fw.batch + fw.fed, g.inputs))
     wrt = [by_name[n] for n in trainable]
@@ -128,7 +214,8 @@ def train_graph(fw: Forward, loss: Loss, metrics: list[Metric], optimizer: Optim
     new = optimizer.apply(d, [d.wrap(p) for _, p, _ in live], [d.wrap(gr) for _, _, gr in live],
                           [[d.wrap(s) for s in ss] for ss in slot_inputs], d.wrap(step), d.wrap(lr))
 
-    inputs = fw.input_io() + [("target", "y"), ("state", STEP), ("state", LR)]
+    inputs = fw.input_io() + [("target", "y"), ("target", "sample_weight"), ("target", "mask"), ("state", STEP),
+                              ("state", LR)]
     inputs += [("state", slot_key(n, s)) for n, _, _ in live for s in optimizer.slots]
     index = {key: i for i, key in enumerate(inputs)}
     outputs = [("result", "loss")] + [("result", m.name) for m in metrics]

@@ -196,3 +196,39 @@ def test_keras_model_compiles_directly_and_callbacks_run():
     cb = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append((e, round(logs["loss"], 3))))
     hist = model.fit(x, np.eye(2, dtype=np.float32)[np.arange(10) % 2], epochs=10, verbose=0, callbacks=[cb, stop])
     assert len(hist.epoch) == 2 and [e for e, _ in seen] == [0, 1]
+
+
+def test_short_last_batch_is_padded_exactly_and_sample_weights_weigh():
+    """Without batch statistics, a short last batch runs through the
+    full-size step with zero-weighted padding: the same update as a step
+    compiled for its size, and no extra compile."""
+    def make():
+        keras.utils.set_random_seed(9)
+        m = keras.Sequential([keras.Input((3,)), layers.Dense(4, activation="tanh"), layers.Dense(2)])
+        m.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.5), loss="mse", metrics=["mae"])
+        return m
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(10, 3)).astype(np.float32), rng.normal(size=(10, 2)).astype(np.float32)
+    a, b = make(), make()
+    hist = a.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    assert len(a.session().compiled) == 1
+    l1, _ = b.train_on_batch(x[:8], y[:8])
+    l2, _ = b.train_on_batch(x[8:], y[8:])
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(hist.history["loss"][0], (8 * l1 + 2 * l2) / 10, rtol=1e-5)
+    c = make()   # weights 2 on every sample: the loss, and so each update, doubles (no renormalization)
+    d = make()
+    c.fit(x[:8], y[:8], batch_size=8, epochs=1, verbose=0, sample_weight=np.full(8, 2.0))
+    d.compile(optimizer=keras.optimizers.SGD(0.2, momentum=0.5), loss="mse")
+    d.fit(x[:8], y[:8], batch_size=8, epochs=1, verbose=0)
+    for wc, wd in zip(c.get_weights(), d.get_weights()):
+        np.testing.assert_allclose(wc, wd, rtol=1e-5, atol=1e-7)
+
+
+def test_batch_statistics_compile_the_short_batch_instead():
+    keras.utils.set_random_seed(10)
+    m = keras.Sequential([keras.Input((3,)), layers.Dense(4), layers.BatchNormalization(), layers.Dense(1)])
+    m.compile(optimizer="sgd", loss="mse")
+    m.fit(np.ones((10, 3), np.float32), np.ones((10, 1), np.float32), batch_size=8, verbose=0)
+    assert sorted(k[1][0][1][0] for k in m.session().compiled) == [2, 8]
