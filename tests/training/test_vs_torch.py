@@ -109,3 +109,50 @@ def test_optimizer_steps_match_pytorch(name):
         p, *slots = exe.run([p, grad.astype(np.float32), *slots, np.array(t, np.int64),
                              np.array(o.lr_at(t - 1), np.float32)])
         close(p, want, f"{name}: step {t}", rtol=1e-5)
+
+
+def _steps(o, p, grads):
+    exe = optimizer_step_graph(o, p.shape)
+    slots = [o.slot_init(s, p).astype(np.float32) for s in o.slots]
+    for t, g in enumerate(grads, 1):
+        p, *slots = exe.run([p, g.astype(np.float32), *slots, np.array(t, np.int64),
+                             np.array(o.lr_at(t - 1), np.float32)])
+    return p
+
+
+def test_clipping_weight_decay_and_schedules_follow_keras():
+    rng = np.random.default_rng(1)
+    p = rng.normal(size=(3, 4)).astype(np.float32)
+    g = rng.normal(size=(3, 4)).astype(np.float32) * 5
+    norm = np.linalg.norm(g)
+    got = _steps(opt.SGD(0.1, clipnorm=1.0), p, [g])
+    np.testing.assert_allclose(got, p - 0.1 * g / norm, rtol=1e-5)
+    got = _steps(opt.SGD(0.1, clipvalue=0.5), p, [g])
+    np.testing.assert_allclose(got, p - 0.1 * np.clip(g, -0.5, 0.5), rtol=1e-5)
+    got = _steps(opt.SGD(0.1, global_clipnorm=2.0), p, [g])       # one parameter: its norm is the global one
+    np.testing.assert_allclose(got, p - 0.1 * g * 2.0 / norm, rtol=1e-5)
+    got = _steps(opt.SGD(0.1, weight_decay=0.2), p, [g])          # decoupled, as Keras
+    np.testing.assert_allclose(got, p * (1 - 0.1 * 0.2) - 0.1 * g, rtol=1e-5)
+    sched = opt.ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5)
+    assert [round(sched(s), 6) for s in range(4)] == [0.1, round(0.1 * 0.5 ** 0.5, 6), 0.05,
+                                                      round(0.1 * 0.5 ** 1.5, 6)]
+    got = _steps(opt.SGD(sched), p, [g, g, g])
+    np.testing.assert_allclose(got, p - sum(sched(s) for s in range(3)) * g, rtol=1e-5)
+    cos = opt.CosineDecay(1.0, decay_steps=4, alpha=0.1)
+    assert cos(0) == 1.0 and abs(cos(4) - 0.1) < 1e-12 and abs(cos(2) - 0.55) < 1e-12
+
+
+def test_global_clipnorm_spans_every_gradient():
+    from dlc import keras
+    from dlc.keras import layers
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((3,)), layers.Dense(2)])
+    x, y = np.ones((4, 3), np.float32), np.full((4, 2), 10.0, np.float32)
+    m.compile(optimizer=opt.SGD(1.0), loss="mse")
+    _, grads = m.session().gradients(x, y)
+    total = np.sqrt(sum(float((gr ** 2).sum()) for gr in grads.values()))
+    before = m.get_weights()
+    m.compile(optimizer=opt.SGD(1.0, global_clipnorm=1.0), loss="mse")
+    m.train_on_batch(x, y)
+    for v, w0 in zip(m.weights, before):
+        np.testing.assert_allclose(w0 - v.numpy(), grads[v.name] / total, rtol=1e-5, atol=1e-7)
