@@ -107,6 +107,16 @@ CASES.update({
         Case([u(1, 2, 4), u(2, 2, 3, seed=1)],
              dict(strides=[3], dilations=[2], pads=[0, 0], output_padding=[0], output_shape=[12]), "1d_shape"),
     ],
+    "im2col": [
+        Case([u(2, 2, 4, 3)], dict(kernel=[2, 2], strides=[1, 1], dilations=[1, 1], pads=[0, 0, 0, 0])),
+        Case([u(1, 2, 5, 4)], dict(kernel=[3, 2], strides=[2, 1], dilations=[1, 2], pads=[1, 0, 1, 1]), "padded"),
+    ],
+    "col2im": [
+        Case([u(6, 8)], dict(shape=[1, 2, 4, 3], kernel=[2, 2], strides=[1, 1], dilations=[1, 1],
+                             pads=[0, 0, 0, 0])),
+        Case([u(6, 6)], dict(shape=[1, 2, 5, 4], kernel=[3, 1], strides=[2, 2], dilations=[1, 1],
+                             pads=[1, 1, 0, 0]), "padded"),
+    ],
     "max_pool": [
         Case([u(1, 2, 5, 5)], dict(kernel=[2, 2], strides=[2, 2], dilations=[1, 1], pads=[0, 0, 0, 0])),
         Case([u(2, 1, 5, 4)], dict(kernel=[3, 3], strides=[2, 1], dilations=[1, 1], pads=[1, 1, 1, 1]), "overlap"),
@@ -248,7 +258,7 @@ def _compile_and_run(g: Graph, arrays):
 
 
 @pytest.mark.parametrize("op,case", [p for p in _params() if p.values[0] in (
-    "conv", "conv_transpose", "max_pool", "avg_pool", "slice", "gather", "dropout", "matmul", "softmax",
+    "conv", "conv_transpose", "im2col", "col2im", "max_pool", "avg_pool", "slice", "gather", "dropout", "matmul", "softmax",
     "log_softmax", "normalize", "concat", "split", "tile", "pad", "reduce_max", "where", "expand")])
 def test_compiled_gradient_graph_matches_interpreter(op, case):
     """The backward ops (conv_grad_weight, max_pool_grad, slice_grad, ...)
@@ -276,3 +286,17 @@ def test_dropout_mask_is_seeded_and_keeps_the_expected_fraction():
     xv = np.ones((200, 100), np.float32)
     got = _compile_and_run(g, [xv, np.array(1, np.int64)])[0]
     np.testing.assert_allclose(got, np.where(m, 1 / 0.7, 0).astype(np.float32), rtol=1e-6)
+
+
+@pytest.mark.parametrize("case", CASES["conv"], ids=[c.id or str(i) for i, c in enumerate(CASES["conv"])])
+def test_convs_as_matmul_keep_values_and_gradients(case):
+    """The training pipeline's conv -> im2col + matmul rewrite."""
+    from dlc.ir.passes.conv_matmul import convs_to_matmul
+    g, loss, wrt, arrays = _forward("conv", case)
+    want = interpret(grad(g, loss, wrt), arrays)
+    h = convs_to_matmul(g.copy())
+    assert ("conv" in [n.op for n in h.nodes]) == (case.attrs.get("group", 1) != 1)
+    hl = h.outputs[0]
+    got = interpret(grad(h, hl, [v for v in h.inputs]), arrays)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

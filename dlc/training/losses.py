@@ -26,7 +26,7 @@ def _per_sample(d: Emitter, x: Val) -> Val:
     return d.mean(x, range(1, x.rank)) if x.rank > 1 else x
 
 
-def _producer(x: Val, op: str, axis_last: bool = True):
+def _producer(x: Val, op: str):
     """The input of the `op` node that produced x, if x's producer is one
     (a softmax over the last axis only)."""
     node = x.v.producer

@@ -21,6 +21,7 @@ import numpy as np
 from ..ir import Graph, Value
 from ..ir.autodiff import Emitter, gradients
 from ..ir.passes import eliminate_common_subexpressions, fold_constants, remove_noops, run_passes
+from ..ir.passes.conv_matmul import convs_to_matmul
 from ..runtime.training import StepIO
 from .losses import Loss
 from .metrics import Metric
@@ -43,7 +44,9 @@ class Forward:
     updates: list[str] = field(default_factory=list)   # the fed weight each extra output replaces
 
     def simplify(self) -> "Forward":
-        self.g = run_passes(self.g, [fold_constants, remove_noops, eliminate_common_subexpressions])
+        """Cleanup, and convolutions as im2col + matmul (see convs_to_matmul)."""
+        self.g = run_passes(self.g, [fold_constants, remove_noops, eliminate_common_subexpressions,
+                                     convs_to_matmul])
         return self
 
     @property

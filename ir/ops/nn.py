@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import ShapeError, UnsupportedError
 from ..shapes import is_known, unknown_dim
-from .base import OPAQUE, OUT_FUSABLE, OpDef, register
+from .base import INJECTIVE, OPAQUE, OUT_FUSABLE, OpDef, register
 from .reduce import lowest
 
 PAD_MODES = ("explicit", "same_upper", "same_lower")
@@ -313,6 +313,111 @@ register(OpDef("conv_grad_weight", OPAQUE, _conv_grad_weight_infer, _conv_grad_w
                lower=_conv_grad_weight_lower,
                doc="the weight gradient of conv: x [N,C,*S], gy [N,M,*O] -> [M,C/group,*kernel]; "
                    "explicit pads"))
+
+
+# ------------------------------------------------------ im2col / col2im
+def _im2col_geometry(shape, kernel, strides, dilations, pads):
+    out, begin, _ = window_geometry(shape[2:], kernel, strides, dilations, pads, "explicit")
+    rows = shape[0] * int(np.prod(out, dtype=np.int64)) if all(is_known(d) for d in (shape[0], *out)) \
+        else unknown_dim()
+    cols = shape[1] * int(np.prod(kernel, dtype=np.int64)) if is_known(shape[1]) else unknown_dim()
+    return out, begin, rows, cols
+
+
+def _im2col_infer(ins, kernel, strides, dilations, pads):
+    x = ins[0]
+    _check_float("im2col", x)
+    _check_window_attrs(x, x.rank - 2, strides, dilations, pads, "explicit", kernel)
+    _, _, rows, cols = _im2col_geometry(x.shape, kernel, strides, dilations, pads)
+    return x.dtype, (rows, cols)
+
+
+def _im2col_ref(x, *, kernel, strides, dilations, pads):
+    n, c = x.shape[:2]
+    out, begin, rows, cols = _im2col_geometry(x.shape, kernel, strides, dilations, pads)
+    xp = _pad_for_windows(x, out, kernel, strides, dilations, begin, 0)
+    res = np.empty((n, *out, c, int(np.prod(kernel, dtype=np.int64))), x.dtype)
+    for t, (_, win) in enumerate(_windows(xp, out, kernel, strides, dilations)):
+        res[..., t] = np.moveaxis(win, 1, -1)
+    return res.reshape(rows, cols)
+
+
+def _flat(idx, dims):
+    out = 0
+    for i, d in zip(idx, dims):
+        out = out * d + i
+    return out
+
+
+def _im2col_lower(k, ins, outs, kernel, strides, dilations, pads):
+    """Row (n, o...) holds, for each channel and tap, the input under it (0 in the pads)."""
+    x, cols = ins[0], outs[0]
+    n, c, *size = x.shape
+    out, begin, _, _ = _im2col_geometry(x.shape, kernel, strides, dilations, pads)
+    taps = int(np.prod(kernel, dtype=np.int64))
+    padded = any(pads)
+    with k.loops([n, *out], "i") as (ni, *o):
+        row = _flat([ni, *o], [n, *out])
+        with k.loop(c, "c") as ci:
+            with k.loops(kernel, "t", parallel=False) as t:
+                pos = _window_positions(o, strides, begin, t, dilations)
+                col = ci * taps + _flat(t, kernel)
+                if padded:   # clamped reads, zeros stored for taps in the pads
+                    inside = _all([(p >= 0) & (p < d) for p, d in zip(pos, size)])
+                    v = k.load(x, [ni, ci, *[k.clamp(p, 0, d - 1) for p, d in zip(pos, size)]])
+                    k.store(cols, [row, col], k.select(inside, v, k.zero(x.dtype)))
+                else:
+                    k.store(cols, [row, col], k.load(x, [ni, ci, *pos]))
+
+
+def _col2im_infer(ins, shape, kernel, strides, dilations, pads):
+    cols = ins[0]
+    _check_float("col2im", cols)
+    _, _, rows, ncols = _im2col_geometry(tuple(shape), kernel, strides, dilations, pads)
+    if cols.static and (cols.shape[0], cols.shape[1]) != (rows, ncols):
+        raise ShapeError(f"col2im: columns {list(cols.shape)} do not match [{rows}, {ncols}] for {list(shape)}")
+    return cols.dtype, tuple(shape)
+
+
+def _col2im_ref(cols, *, shape, kernel, strides, dilations, pads):
+    n, c, *size = shape
+    out, begin, _, _ = _im2col_geometry(tuple(shape), kernel, strides, dilations, pads)
+    parts = cols.reshape(n, *out, c, -1)
+    xp = _pad_for_windows(np.zeros(shape, cols.dtype), out, kernel, strides, dilations, begin, 0)
+    for t, (_, win) in enumerate(_windows(xp, out, kernel, strides, dilations)):
+        win += np.moveaxis(parts[..., t], -1, 1)
+    return xp[(slice(None), slice(None)) + tuple(slice(b, b + s) for b, s in zip(begin, size))].copy()
+
+
+def _col2im_lower(k, ins, outs, shape, kernel, strides, dilations, pads):
+    """Per sample: zero x, then add each column entry at the input position
+    of its tap (taps in the pads are skipped)."""
+    cols, x = ins[0], outs[0]
+    n, c, *size = shape
+    out, begin, _, _ = _im2col_geometry(tuple(shape), kernel, strides, dilations, pads)
+    taps = int(np.prod(kernel, dtype=np.int64))
+    with k.loops([n], "i") as (ni,):
+        with k.loops([c, *size], "z", parallel=False) as z:
+            k.store(x, [ni, *z], k.zero(x.dtype))
+        with k.loops(out, "o", parallel=False) as o:
+            row = _flat([ni, *o], [n, *out])
+            ranges = [_taps(k, o[j], size[j], kernel[j], strides[j], dilations[j], begin[j], out[j])
+                      for j in range(len(size))]
+            with k.loop(c, "c") as ci:
+                with _tap_loops(k, ranges) as t:
+                    at = [ni, ci, *_window_positions(o, strides, begin, t, dilations)]
+                    k.store(x, at, k.load(x, at) + k.load(cols, [row, ci * taps + _flat(t, kernel)]))
+
+
+register(
+    OpDef("im2col", INJECTIVE, _im2col_infer, _im2col_ref, lower=_im2col_lower,
+          vjp=lambda d, ins, outs, gouts, **a: [d.col2im(gouts[0], shape=list(ins[0].shape), **a)],
+          doc="sliding windows as rows: x [N,C,*S] -> [N*prod(O), C*prod(kernel)] (explicit pads, zeros there); "
+              "conv is im2col @ w.reshape(M, -1)^T"),
+    OpDef("col2im", OPAQUE, _col2im_infer, _col2im_ref, lower=_col2im_lower,
+          vjp=lambda d, ins, outs, gouts, shape, **a: [d.im2col(gouts[0], **a)],
+          doc="the adjoint of im2col: each column entry added back at its input position"),
+)
 
 
 # --------------------------------------------------------- conv_transpose
