@@ -109,7 +109,8 @@ def main() -> None:
                 times[k].append(time.perf_counter() - t)
         med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
         rows.append((batch, med, compile_s))
-    print(f"\n| batch | dlc (ms) | torch eager (ms) | dlc / eager | torch.compile (ms) | dlc / compile | dlc compile (s) |")
+    print("\n| batch | dlc (ms) | torch eager (ms) | dlc / eager | torch.compile (ms) | dlc / compile "
+          "| dlc compile (s) |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for batch, med, compile_s in rows:
         tc = med.get("torch.compile")

@@ -258,8 +258,8 @@ def _compile_and_run(g: Graph, arrays):
 
 
 @pytest.mark.parametrize("op,case", [p for p in _params() if p.values[0] in (
-    "conv", "conv_transpose", "im2col", "col2im", "max_pool", "avg_pool", "slice", "gather", "dropout", "matmul", "softmax",
-    "log_softmax", "normalize", "concat", "split", "tile", "pad", "reduce_max", "where", "expand")])
+    "conv", "conv_transpose", "im2col", "col2im", "max_pool", "avg_pool", "slice", "gather", "dropout", "matmul",
+    "softmax", "log_softmax", "normalize", "concat", "split", "tile", "pad", "reduce_max", "where", "expand")])
 def test_compiled_gradient_graph_matches_interpreter(op, case):
     """The backward ops (conv_grad_weight, max_pool_grad, slice_grad, ...)
     lowered to native code agree with their numpy references."""

@@ -362,7 +362,8 @@ class Conv2D(Layer):
         y = b.node("Conv", args, self.name, kernel_shape=list(self.kernel_size), strides=list(self.strides),
                    dilations=list(self.dilation_rate), pads=[geo[0][1], geo[1][1], geo[0][2], geo[1][2]],
                    group=self.groups)
-        return activations.emit(b, Sym(y, self.compute_output_shape(ins[0].shape), nchw=True), self.activation, self.name)
+        y = Sym(y, self.compute_output_shape(ins[0].shape), nchw=True)
+        return activations.emit(b, y, self.activation, self.name)
 
 
 class Conv2DTranspose(Layer):
@@ -421,7 +422,8 @@ class Conv2DTranspose(Layer):
         y = b.node("ConvTranspose", args, self.name, kernel_shape=list(self.kernel_size), strides=list(self.strides),
                    dilations=list(self.dilation_rate), pads=[geo[0][1], geo[1][1], geo[0][2], geo[1][2]],
                    output_padding=[geo[0][3], geo[1][3]])
-        return activations.emit(b, Sym(y, self.compute_output_shape(ins[0].shape), nchw=True), self.activation, self.name)
+        y = Sym(y, self.compute_output_shape(ins[0].shape), nchw=True)
+        return activations.emit(b, y, self.activation, self.name)
 
 
 class _Pooling2D(Layer):

@@ -4,7 +4,6 @@ import importlib.util
 import os
 
 import numpy as np
-import pytest
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                         "examples", "keras")
