@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from .codegen.inplace import alias_outputs
 from .codegen.kir_print import format_kernel
 from .codegen.llvm.jit import compile_ir
 from .codegen.llvm.module import render_program
@@ -123,12 +124,16 @@ def _timed(options: Options, name: str, fn, *args):
     return out
 
 
-def build(g: Graph, options: Options) -> tuple[Program, Executable]:
-    """Compile a graph whose input shapes are all static into an Executable."""
+def build(g: Graph, options: Options, inplace: dict[int, int] | None = None) -> tuple[Program, Executable]:
+    """Compile a graph whose input shapes are all static into an Executable.
+    ``inplace`` {output j: input i} writes output j over input i (a training
+    step's new weights; see codegen/inplace.py)."""
     if not all(v.static for v in g.inputs):
         raise ShapeError("build() needs static input shapes; specialize the graph first")
     g = optimize(g, options)
     prog = _timed(options, "lower", lower_graph, g)
+    if inplace:
+        prog = alias_outputs(prog, inplace)
     render_seconds = {} if options.kernel_timings else None
     module = _timed(options, "render_llvm", render_program, prog, render_seconds)
     raw_ir = str(module)
@@ -143,6 +148,7 @@ def build(g: Graph, options: Options) -> tuple[Program, Executable]:
         output_shapes=[list(s.shape) for s in prog.outputs],
         arena_bytes=prog.arena_bytes,
         calls=[(c.kernel.name, c.kernel.sources, c.kernel.messages) for c in prog.calls],
+        inplace=sorted([j, i] for j, i in (inplace or {}).items()),
     )
     if options.dump_dir:
         _dump(options.dump_dir, prog, raw_ir, compiled)

@@ -344,7 +344,7 @@ def _signature_from_json(d: dict) -> Signature:
 def compile(model, target: str = "cpu", shapes: Mapping[str, Sequence[int]] | None = None,
             dump_dir: str | None = None, check: bool = False, fallback: str | None = None,
             cache: bool = True, disable_passes: Sequence[str] = (), kernel_timings: bool = False) -> CompiledModel:
-    """Compile an ONNX model (a path, bytes, or an onnx.ModelProto).
+    """Compile an ONNX model (a path, bytes, or an onnx.ModelProto), or a dlc.keras model.
 
     ``shapes`` fixes input shapes at compile time ({name: dims}). Inputs
     whose shapes are all known compile now; otherwise each new shape
@@ -360,6 +360,8 @@ def compile(model, target: str = "cpu", shapes: Mapping[str, Sequence[int]] | No
     """
     options = Options(target=check_target(target), dump_dir=dump_dir, check=check, fallback=fallback,
                       cache=cache, disabled_passes=frozenset(disable_passes), kernel_timings=kernel_timings)
+    if hasattr(model, "to_onnx"):   # a dlc.keras model
+        model = model.to_onnx()
     source = OnnxSource(model, shapes, fallback)
     graph, sig = source.build()
     graph = run_passes(graph, options.passes(GENERIC_PASSES), check=check, dump_dir=dump_dir, prefix="generic_")

@@ -58,6 +58,8 @@ class ExecMeta:
     arena_bytes: int
     # per call of the entry: (kernel name, source nodes, run-time check messages)
     calls: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
+    # [output j, input i]: output j is written in place over input i
+    inplace: list[list[int]] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -104,6 +106,7 @@ class Executable:
         self._outputs_at = n_in * ctypes.sizeof(ctypes.c_void_p)
         self._free: list[tuple[np.ndarray, int]] = []   # arenas not in use, with their addresses
         self._lock = threading.Lock()
+        self._inplace = [(j, i) for j, i in meta.inplace]
 
     def _take_arena(self) -> tuple[np.ndarray, int]:
         with self._lock:
@@ -118,6 +121,8 @@ class Executable:
         len(meta.calls) + 1 that receives a monotonic clock reading (ns)
         before the first kernel and after each (the per-kernel profile)."""
         outs = [np.empty(shape, dtype) for dtype, shape in self._out_specs]
+        for j, i in self._inplace:   # written over the input: the input array is the output
+            outs[j] = inputs[i]
         # one table: the input pointers, then the output pointers
         table = self._table_type(*[data_pointer(a) for a in inputs], *[data_pointer(o) for o in outs])
         base = ctypes.addressof(table)
@@ -131,3 +136,22 @@ class Executable:
         if status:
             raise ExecutionError(self.meta.error_message(status))
         return outs
+
+    def bind(self, inputs: list[np.ndarray], outputs: list[np.ndarray]):
+        """A function of no arguments that runs on these arrays (matching the
+        specialization, C-contiguous) and writes into `outputs`: the pointer
+        table and an arena are made once, so each call is just the native
+        call. The arrays must stay where they are (update them in place)."""
+        table = self._table_type(*[data_pointer(a) for a in inputs], *[data_pointer(o) for o in outputs])
+        base = ctypes.addressof(table)
+        arena = aligned_empty(max(self.meta.arena_bytes, 1))
+        arena_ptr = arena.ctypes.data
+        fn, out_at, weights, meta = self._fn, base + self._outputs_at, self._weights_ptr, self.meta
+        keep = (table, arena, list(inputs), list(outputs), self)
+
+        def call() -> None:
+            status = fn(base, out_at, weights, arena_ptr, None)
+            if status:
+                raise ExecutionError(meta.error_message(status))
+        call.keep = keep
+        return call

@@ -12,7 +12,13 @@
   output element in kernel IR; codegen builds the loop nest around it.
 - ``lower(k, ins, outs, **attrs)``: for every other op, the loop nest itself,
   written with the KernelBuilder `k` over kernel Buffers.
-- ``vjp``: the gradient rule (training).
+- ``vjp(d, ins, outs, gouts, **attrs)``: the gradient rule (reverse mode,
+  see ir/autodiff.py). Given the node's inputs and outputs and the
+  cotangents of its outputs (``gouts``; None for an output nothing uses),
+  all as autodiff Vals, it returns one cotangent per input (None where there
+  is none), built with the Emitter ``d`` (``d.matmul(a, b)``, ``g * y``,
+  ``d.where(x > 0, g, 0)``). A cotangent may have any shape that broadcasts
+  with its input's; the driver sums it back to the input's shape.
 - ``static_inputs``: inputs that must be compile-time constants when the op
   is lowered (a Reshape's target shape, a Slice's starts...).
 - ``fold(ins, **attrs)``: for ops whose result can be known without their

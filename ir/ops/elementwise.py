@@ -45,6 +45,38 @@ def binary_infer(kinds: str, op: str, out=None):
     return infer
 
 
+# ----------------------------------------------------------- gradient rules
+def uvjp(fn):
+    """A unary op's gradient rule from ``fn(d, g, x, y, **attrs)`` -> dx."""
+    return lambda d, ins, outs, gouts, **attrs: [fn(d, gouts[0], ins[0], outs[0], **attrs)]
+
+
+def bvjp(fn):
+    """A binary op's gradient rule from ``fn(d, g, a, b, y)`` -> (da, db)."""
+    return lambda d, ins, outs, gouts, **attrs: list(fn(d, gouts[0], ins[0], ins[1], outs[0], **attrs))
+
+
+def _zero_grad(d, g, x, y, **_):   # piecewise constant: zero almost everywhere
+    return None
+
+
+_INV_SQRT_PI_2 = 2 / math.sqrt(math.pi)
+_TRIG_VJP = {
+    "sin": lambda d, g, x, y: g * d.cos(x),
+    "cos": lambda d, g, x, y: -g * d.sin(x),
+    "tan": lambda d, g, x, y: g * (1 + y * y),
+    "tanh": lambda d, g, x, y: g * (1 - y * y),
+    "sinh": lambda d, g, x, y: g * d.cosh(x),
+    "cosh": lambda d, g, x, y: g * d.sinh(x),
+    "asin": lambda d, g, x, y: g / d.sqrt(1 - x * x),
+    "acos": lambda d, g, x, y: -g / d.sqrt(1 - x * x),
+    "atan": lambda d, g, x, y: g / (1 + x * x),
+    "asinh": lambda d, g, x, y: g / d.sqrt(x * x + 1),
+    "acosh": lambda d, g, x, y: g / d.sqrt(x * x - 1),
+    "atanh": lambda d, g, x, y: g / (1 - x * x),
+}
+
+
 def _unary(name, ref, scalar, kinds="f", out=None, **kw):
     register(OpDef(name, ELEMWISE, unary_infer(kinds, name, out), ref, scalar=scalar, **kw))
 
@@ -54,24 +86,26 @@ def _binary(name, ref, scalar, kinds="iuf", out=None, **kw):
 
 
 # ---------------------------------------------------------------- unary math
-_unary("copy", lambda x: x.copy(), lambda k, x: x, kinds="iufb",
+_unary("copy", lambda x: x.copy(), lambda k, x: x, kinds="iufb", vjp=uvjp(lambda d, g, x, y: g),
        doc="a real copy (e.g. a graph output that is also an input)")
-_unary("neg", np.negative, lambda k, x: -x, kinds="if")
-_unary("abs", np.abs, lambda k, x: k.abs(x), kinds="iuf")
-_unary("sign", np.sign, lambda k, x: k.cast(x > 0, x.dtype) - k.cast(x < 0, x.dtype), kinds="iuf")
-_unary("sqrt", np.sqrt, lambda k, x: k.sqrt(x))
-_unary("reciprocal", lambda x: np.reciprocal(x), lambda k, x: 1 / x)
-_unary("exp", np.exp, lambda k, x: k.exp(x))
-_unary("log", np.log, lambda k, x: k.log(x))
-_unary("erf", np_erf, lambda k, x: k.erf(x))
-_unary("floor", np.floor, lambda k, x: k.floor(x))
-_unary("ceil", np.ceil, lambda k, x: k.ceil(x))
-_unary("round", np.round, lambda k, x: k.round(x))  # half to even, as ONNX
+_unary("neg", np.negative, lambda k, x: -x, kinds="if", vjp=uvjp(lambda d, g, x, y: -g))
+_unary("abs", np.abs, lambda k, x: k.abs(x), kinds="iuf", vjp=uvjp(lambda d, g, x, y: g * d.sign(x)))
+_unary("sign", np.sign, lambda k, x: k.cast(x > 0, x.dtype) - k.cast(x < 0, x.dtype), kinds="iuf",
+       vjp=uvjp(_zero_grad))
+_unary("sqrt", np.sqrt, lambda k, x: k.sqrt(x), vjp=uvjp(lambda d, g, x, y: g / (y * 2)))
+_unary("reciprocal", lambda x: np.reciprocal(x), lambda k, x: 1 / x, vjp=uvjp(lambda d, g, x, y: -g * y * y))
+_unary("exp", np.exp, lambda k, x: k.exp(x), vjp=uvjp(lambda d, g, x, y: g * y))
+_unary("log", np.log, lambda k, x: k.log(x), vjp=uvjp(lambda d, g, x, y: g / x))
+_unary("erf", np_erf, lambda k, x: k.erf(x), vjp=uvjp(lambda d, g, x, y: g * _INV_SQRT_PI_2 * d.exp(-(x * x))))
+_unary("floor", np.floor, lambda k, x: k.floor(x), vjp=uvjp(_zero_grad))
+_unary("ceil", np.ceil, lambda k, x: k.ceil(x), vjp=uvjp(_zero_grad))
+_unary("round", np.round, lambda k, x: k.round(x), vjp=uvjp(_zero_grad))  # half to even, as ONNX
 for _name in ("sin", "cos", "tan", "tanh", "sinh", "cosh"):
-    _unary(_name, getattr(np, _name), (lambda op: lambda k, x: getattr(k, op)(x))(_name))
+    _unary(_name, getattr(np, _name), (lambda op: lambda k, x: getattr(k, op)(x))(_name),
+           vjp=uvjp(_TRIG_VJP[_name]))
 for _name, _np in (("asin", np.arcsin), ("acos", np.arccos), ("atan", np.arctan),
                    ("asinh", np.arcsinh), ("acosh", np.arccosh), ("atanh", np.arctanh)):
-    _unary(_name, _np, (lambda op: lambda k, x: getattr(k, op)(x))(_name))
+    _unary(_name, _np, (lambda op: lambda k, x: getattr(k, op)(x))(_name), vjp=uvjp(_TRIG_VJP[_name]))
 _unary("not", np.logical_not, lambda k, x: k.not_(x), kinds="b")
 _unary("bitwise_not", np.invert, lambda k, x: k.not_(x), kinds="iu")
 _unary("isnan", np.isnan, lambda k, x: k.isnan(x), out="bool")
@@ -95,7 +129,7 @@ def _cast_infer(ins, to):
 
 
 register(OpDef("cast", ELEMWISE, _cast_infer, lambda x, to: x.astype(to),
-               scalar=lambda k, x, to: k.cast(x, to)))
+               scalar=lambda k, x, to: k.cast(x, to), vjp=uvjp(lambda d, g, x, y, to: g)))
 
 
 # ----------------------------------------------------------- activations
@@ -111,37 +145,56 @@ def _softplus_ref(x):
     return (np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))).astype(x.dtype)
 
 
-_unary("sigmoid", _sigmoid_ref, lambda k, x: 1 / (1 + k.exp(-x)))
+def _mish_vjp(d, g, x, y):
+    t = d.tanh(d.softplus(x))
+    return g * (t + x * (1 - t * t) * d.sigmoid(x))
+
+
+def _softsign_vjp(d, g, x, y):
+    a = 1 + d.abs(x)
+    return g / (a * a)
+
+
+_unary("sigmoid", _sigmoid_ref, lambda k, x: 1 / (1 + k.exp(-x)), vjp=uvjp(lambda d, g, x, y: g * y * (1 - y)))
 _unary("relu", lambda x: np.maximum(x, x.dtype.type(0)),
-       lambda k, x: k.select(x < 0, k.zero(x.dtype), x), kinds="iuf")
+       lambda k, x: k.select(x < 0, k.zero(x.dtype), x), kinds="iuf",
+       vjp=uvjp(lambda d, g, x, y: d.where(x > 0, g, 0)))
 _unary("leaky_relu", lambda x, alpha=0.01: np.where(x < 0, x * x.dtype.type(alpha), x),
-       lambda k, x, alpha=0.01: k.select(x < 0, x * alpha, x))
+       lambda k, x, alpha=0.01: k.select(x < 0, x * alpha, x),
+       vjp=uvjp(lambda d, g, x, y, alpha=0.01: d.where(x < 0, g * alpha, g)))
 _unary("elu", lambda x, alpha=1.0: np.where(x < 0, alpha * np.expm1(x), x).astype(x.dtype),
-       lambda k, x, alpha=1.0: k.select(x < 0, alpha * k.expm1(x), x))
+       lambda k, x, alpha=1.0: k.select(x < 0, alpha * k.expm1(x), x),
+       vjp=uvjp(lambda d, g, x, y, alpha=1.0: d.where(x < 0, g * (y + alpha), g)))
 _unary("celu", lambda x, alpha=1.0: (np.maximum(x, 0) + np.minimum(0, alpha * np.expm1(x / alpha))).astype(x.dtype),
-       lambda k, x, alpha=1.0: k.max(x, 0) + k.min(k.zero(x.dtype), alpha * k.expm1(x / alpha)))
+       lambda k, x, alpha=1.0: k.max(x, 0) + k.min(k.zero(x.dtype), alpha * k.expm1(x / alpha)),
+       vjp=uvjp(lambda d, g, x, y, alpha=1.0: d.where(x < 0, g * d.exp(x / alpha), g)))
 _unary("selu",
        lambda x, alpha=1.67326319217681884765625, gamma=1.05070102214813232421875:
        np.where(x <= 0, gamma * alpha * np.expm1(x), gamma * x).astype(x.dtype),
        lambda k, x, alpha=1.67326319217681884765625, gamma=1.05070102214813232421875:
-       k.select(x <= 0, (gamma * alpha) * k.expm1(x), gamma * x))
+       k.select(x <= 0, (gamma * alpha) * k.expm1(x), gamma * x),
+       vjp=uvjp(lambda d, g, x, y, alpha=1.67326319217681884765625, gamma=1.05070102214813232421875:
+                d.where(x <= 0, g * (y + gamma * alpha), g * gamma)))
 _unary("hard_sigmoid",
        lambda x, alpha=0.2, beta=0.5: np.clip(alpha * x + beta, 0, 1).astype(x.dtype),
-       lambda k, x, alpha=0.2, beta=0.5: k.clamp(alpha * x + beta, k.zero(x.dtype), k.one(x.dtype)))
+       lambda k, x, alpha=0.2, beta=0.5: k.clamp(alpha * x + beta, k.zero(x.dtype), k.one(x.dtype)),
+       vjp=uvjp(lambda d, g, x, y, alpha=0.2, beta=0.5: d.where((y > 0) & (y < 1), g * alpha, 0)))
 _unary("hard_swish",
        lambda x: (x * np.clip(x / 6 + 0.5, 0, 1)).astype(x.dtype),
-       lambda k, x: x * k.clamp(x * (1 / 6) + 0.5, k.zero(x.dtype), k.one(x.dtype)))
-_unary("softplus", _softplus_ref, _softplus)
-_unary("softsign", lambda x: x / (1 + np.abs(x)), lambda k, x: x / (1 + k.abs(x)))
+       lambda k, x: x * k.clamp(x * (1 / 6) + 0.5, k.zero(x.dtype), k.one(x.dtype)),
+       vjp=uvjp(lambda d, g, x, y: d.where(x < -3, 0, d.where(x > 3, g, g * (x / 3 + 0.5)))))
+_unary("softplus", _softplus_ref, _softplus, vjp=uvjp(lambda d, g, x, y: g * d.sigmoid(x)))
+_unary("softsign", lambda x: x / (1 + np.abs(x)), lambda k, x: x / (1 + k.abs(x)), vjp=uvjp(_softsign_vjp))
 _unary("mish", lambda x: (x * np.tanh(_softplus_ref(x))).astype(x.dtype),
-       lambda k, x: x * k.tanh(_softplus(k, x)))
+       lambda k, x: x * k.tanh(_softplus(k, x)), vjp=uvjp(_mish_vjp))
 _unary("thresholded_relu", lambda x, alpha=1.0: np.where(x > alpha, x, 0).astype(x.dtype),
-       lambda k, x, alpha=1.0: k.select(x > alpha, x, k.zero(x.dtype)))
+       lambda k, x, alpha=1.0: k.select(x > alpha, x, k.zero(x.dtype)),
+       vjp=uvjp(lambda d, g, x, y, alpha=1.0: d.where(x > alpha, g, 0)))
 _unary("shrink",
        lambda x, bias=0.0, lambd=0.5: np.where(x < -lambd, x + bias, np.where(x > lambd, x - bias, 0)).astype(x.dtype),
        lambda k, x, bias=0.0, lambd=0.5: k.select(x < -lambd, x + bias,
                                                   k.select(x > lambd, x - bias, k.zero(x.dtype))),
-       kinds="iuf")
+       kinds="iuf", vjp=uvjp(lambda d, g, x, y, bias=0.0, lambd=0.5: d.where((x < -lambd) | (x > lambd), g, 0)))
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 
@@ -160,7 +213,15 @@ def _gelu(k, x, approximate="none"):
     return 0.5 * x * (1 + k.erf(x * (1 / math.sqrt(2))))
 
 
-_unary("gelu", _gelu_ref, _gelu)
+def _gelu_vjp(d, g, x, y, approximate="none"):
+    if approximate == "tanh":
+        t = d.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
+        return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x))
+    cdf = 0.5 * (1 + d.erf(x * (1 / math.sqrt(2))))
+    return g * (cdf + x * d.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi)))
+
+
+_unary("gelu", _gelu_ref, _gelu, vjp=uvjp(_gelu_vjp))
 
 
 # ------------------------------------------------------------------ binary
@@ -194,14 +255,25 @@ def _pow_ref(a, b):
     return np.power(a, b)
 
 
-_binary("add", np.add, lambda k, a, b: a + b)
-_binary("sub", np.subtract, lambda k, a, b: a - b)
-_binary("mul", np.multiply, lambda k, a, b: a * b)
-_binary("div", _div_ref, lambda k, a, b: a / b)
+def _pow_vjp(d, g, a, b, y):
+    return g * b * d.pow(a, b - 1), d.where(a > 0, g * y * d.log(d.where(a > 0, a, 1)), 0)
+
+
+def _minmax_vjp(pick_a):
+    def rule(d, g, a, b, y):
+        take_a = pick_a(a, b)
+        return d.where(take_a, g, 0), d.where(take_a, 0, g)
+    return rule
+
+
+_binary("add", np.add, lambda k, a, b: a + b, vjp=bvjp(lambda d, g, a, b, y: (g, g)))
+_binary("sub", np.subtract, lambda k, a, b: a - b, vjp=bvjp(lambda d, g, a, b, y: (g, -g)))
+_binary("mul", np.multiply, lambda k, a, b: a * b, vjp=bvjp(lambda d, g, a, b, y: (g * b, g * a)))
+_binary("div", _div_ref, lambda k, a, b: a / b, vjp=bvjp(lambda d, g, a, b, y: (g / b, -g * y / b)))
 _binary("mod", _mod_ref, _mod)
-_binary("pow", _pow_ref, lambda k, a, b: k.pow(a, b))
-_binary("min", np.minimum, lambda k, a, b: k.min(a, b), kinds="iufb")
-_binary("max", np.maximum, lambda k, a, b: k.max(a, b), kinds="iufb")
+_binary("pow", _pow_ref, lambda k, a, b: k.pow(a, b), vjp=bvjp(_pow_vjp))
+_binary("min", np.minimum, lambda k, a, b: k.min(a, b), kinds="iufb", vjp=bvjp(_minmax_vjp(lambda a, b: a <= b)))
+_binary("max", np.maximum, lambda k, a, b: k.max(a, b), kinds="iufb", vjp=bvjp(_minmax_vjp(lambda a, b: a >= b)))
 _binary("equal", np.equal, lambda k, a, b: k.eq(a, b), kinds="iufb", out="bool")
 _binary("less", np.less, lambda k, a, b: a < b, kinds="iufb", out="bool")
 _binary("less_equal", np.less_equal, lambda k, a, b: a <= b, kinds="iufb", out="bool")
@@ -214,7 +286,8 @@ _binary("bitwise_and", np.bitwise_and, lambda k, a, b: a & b, kinds="iu")
 _binary("bitwise_or", np.bitwise_or, lambda k, a, b: a | b, kinds="iu")
 _binary("bitwise_xor", np.bitwise_xor, lambda k, a, b: k.xor(a, b), kinds="iu")
 _binary("prelu", lambda x, s: np.where(x < 0, x * s, x).astype(x.dtype),
-        lambda k, x, s: k.select(x < 0, x * s, x))
+        lambda k, x, s: k.select(x < 0, x * s, x),
+        vjp=bvjp(lambda d, g, x, s, y: (d.where(x < 0, g * s, g), d.where(x < 0, g * x, 0))))
 
 
 def _shift_ref(a, b, direction="left"):
@@ -243,4 +316,10 @@ def _where_infer(ins, **_):
     return a.dtype, broadcast(c.shape, a.shape, b.shape)
 
 
-register(OpDef("where", BROADCAST, _where_infer, np.where, scalar=lambda k, c, a, b: k.select(c, a, b)))
+def _where_vjp(d, ins, outs, gouts):
+    c, g = ins[0], gouts[0]
+    return [None, d.where(c, g, 0), d.where(c, 0, g)]
+
+
+register(OpDef("where", BROADCAST, _where_infer, np.where, scalar=lambda k, c, a, b: k.select(c, a, b),
+               vjp=_where_vjp))

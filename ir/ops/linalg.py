@@ -37,6 +37,10 @@ def _batch_index(buf, batch_idx, rows):
     return idx + list(rows)
 
 
+K_BLOCK = 256   # rows of b per block when the inner dim is long (> LONG_K)
+LONG_K = 1024
+
+
 def _matmul_lower(k, ins, outs):
     a, b = ins
     out = outs[0]
@@ -49,7 +53,7 @@ def _matmul_lower(k, ins, outs):
             with k.loop(kk, "k") as r:
                 k.accumulate(acc, k.load(a, _batch_index(a, bi, [i, r])) * k.load(b, _batch_index(b, bi, [r, 0])))
             k.store(out, [*bi, i, 0], acc)
-        else:        # i-k-j order: the innermost loop runs along contiguous rows of out and b (it vectorizes)
+        elif kk <= LONG_K:   # i-k-j order: the innermost loop runs along contiguous rows of out and b (it vectorizes)
             with k.loop(n, "j") as j:
                 k.store(out, [*bi, i, j], k.zero(out.dtype))
             with k.loop(kk, "k") as r:
@@ -57,11 +61,46 @@ def _matmul_lower(k, ins, outs):
                 with k.loop(n, "j") as j:
                     o = [*bi, i, j]
                     k.store(out, o, k.load(out, o) + av * k.load(b, _batch_index(b, bi, [r, j])))
+        else:
+            with k.loop(n, "j") as j:
+                k.store(out, [*bi, i, j], k.zero(out.dtype))
+    if n != 1 and kk > LONG_K:
+        # a long inner dim: i-k-j over blocks of K_BLOCK rows of b, so each block
+        # stays in cache for every row of a (each sum still runs over k in order)
+        with k.loop(-(-kk // K_BLOCK), "kb") as kb:
+            with k.loops(list(batch) + [m], "i") as idx:
+                bi, i = idx[:-1], idx[-1]
+                with k.loop(k.min(kb * K_BLOCK + K_BLOCK, kk), "k", start=kb * K_BLOCK) as r:
+                    av = k.local(k.load(a, _batch_index(a, bi, [i, r])), "a_ik")
+                    with k.loop(n, "j") as j:
+                        o = [*bi, i, j]
+                        k.store(out, o, k.load(out, o) + av * k.load(b, _batch_index(b, bi, [r, j])))
 
 
 def _matmul_ref(a, b):
     return np.matmul(a, b)
 
 
-register(OpDef("matmul", OUT_FUSABLE, _matmul_infer, _matmul_ref, lower=_matmul_lower,
+def _swap_last(d, x):
+    perm = list(range(x.rank))
+    perm[-2], perm[-1] = perm[-1], perm[-2]
+    return d.transpose(x, perm)
+
+
+def _matmul_vjp(d, ins, outs, gouts):
+    """da = g @ b^T, db = a^T @ g (the driver sums broadcast batch dims).
+    A 2-D b with a batched a (a dense layer over a sequence) takes its
+    gradient as one 2-D product over all rows."""
+    a, b = ins
+    g = gouts[0]
+    da = d.matmul(g, _swap_last(d, b))
+    if b.rank == 2 and a.rank > 2:
+        rows = int(np.prod(a.shape[:-1], dtype=np.int64))
+        a, g = d.reshape(a, (rows, a.shape[-1])), d.reshape(g, (rows, g.shape[-1]))
+    if a.rank == 2 and g.shape[-1] < a.shape[-1]:   # transpose the smaller operand: (g^T a)^T
+        return [da, _swap_last(d, d.matmul(_swap_last(d, g), a))]
+    return [da, d.matmul(_swap_last(d, a), g)]
+
+
+register(OpDef("matmul", OUT_FUSABLE, _matmul_infer, _matmul_ref, lower=_matmul_lower, vjp=_matmul_vjp,
                doc="numpy matmul for rank >= 2 operands; leading (batch) dims broadcast"))

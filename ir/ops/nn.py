@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import ShapeError, UnsupportedError
 from ..shapes import is_known, unknown_dim
-from .base import OPAQUE, OUT_FUSABLE, OpDef, register
+from .base import INJECTIVE, OPAQUE, OUT_FUSABLE, OpDef, register
 from .reduce import lowest
 
 PAD_MODES = ("explicit", "same_upper", "same_lower")
@@ -225,8 +225,199 @@ def _conv_lower(k, ins, outs, strides, dilations, pads, pad_mode="explicit", gro
                         k.store(y, at, k.load(y, at) + k.load(x, [ni, g * cg + c, *pos, ow * s + shift]) * wv)
 
 
-register(OpDef("conv", OUT_FUSABLE, _conv_infer, _conv_ref, lower=_conv_lower,
+def _conv_vjp(d, ins, outs, gouts, strides, dilations, pads, pad_mode="explicit", group=1):
+    """dx: the transposed convolution of g with the same window, sized back
+    to x; dw: conv_grad_weight; db: g summed over all but the channels."""
+    x, w = ins[0], ins[1]
+    g = gouts[0]
+    size, kernel, out = x.shape[2:], w.shape[2:], g.shape[2:]
+    _, begin, end = window_geometry(size, kernel, strides, dilations, pads, pad_mode)
+    t_end, t_opad = [], []
+    for j in range(len(size)):
+        # the rows of x past the last window: covered by the end pad, or by output_padding
+        rest = size[j] + begin[j] + end[j] - ((kernel[j] - 1) * dilations[j] + 1) - (out[j] - 1) * strides[j]
+        t_end.append(max(end[j] - rest, 0))
+        t_opad.append(max(rest - end[j], 0))
+    dx = d.conv_transpose(g, w, strides=list(strides), dilations=list(dilations), pads=list(begin) + t_end,
+                          output_padding=t_opad, output_shape=None, group=group)
+    dw = d.conv_grad_weight(x, g, kernel=list(kernel), strides=list(strides), dilations=list(dilations),
+                            pads=list(begin) + list(end), group=group)
+    db = d.sum(g, [0] + list(range(2, g.rank))) if len(ins) > 2 and ins[2] is not None else None
+    return [dx, dw, db][:len(ins)]
+
+
+register(OpDef("conv", OUT_FUSABLE, _conv_infer, _conv_ref, lower=_conv_lower, vjp=_conv_vjp,
                doc="grouped N-D convolution (cross-correlation); x [N,C,*S], w [M,C/group,*K], bias [M]"))
+
+
+# ------------------------------------------------------ conv_grad_weight
+def _conv_grad_weight_infer(ins, kernel, strides, dilations, pads, group=1):
+    x, gy = ins
+    _check_float("conv_grad_weight", x, gy)
+    if gy.rank != x.rank:
+        raise ShapeError(f"conv_grad_weight: gradient has {gy.rank} dims, the input {x.rank}")
+    _check_window_attrs(x, x.rank - 2, strides, dilations, pads, "explicit", kernel)
+    out, _, _ = window_geometry(x.shape[2:], kernel, strides, dilations, pads, "explicit")
+    if tuple(out) != tuple(gy.shape[2:]) and all(is_known(o) for o in list(out) + list(gy.shape[2:])):
+        raise ShapeError(f"conv_grad_weight: gradient {list(gy.shape)} does not match the window's "
+                         f"output {list(out)}")
+    c = x.shape[1]
+    return x.dtype, (gy.shape[1], c // group if is_known(c) else unknown_dim(), *kernel)
+
+
+def _conv_grad_weight_ref(x, gy, *, kernel, strides, dilations, pads, group=1):
+    n, c = x.shape[:2]
+    m, out = gy.shape[1], gy.shape[2:]
+    _, begin, _ = window_geometry(x.shape[2:], kernel, strides, dilations, pads, "explicit")
+    xp = _pad_for_windows(x, out, kernel, strides, dilations, begin, 0)
+    cg, mg = c // group, m // group
+    dw = np.zeros((m, cg, *kernel), x.dtype)
+    gyg = gy.reshape(n, group, mg, -1)
+    for tap, win in _windows(xp, out, kernel, strides, dilations):
+        dw[(slice(None), slice(None)) + tap] = np.einsum(
+            "ngmo,ngco->gmc", gyg, win.reshape(n, group, cg, -1)).reshape(m, cg)
+    return dw
+
+
+def _conv_grad_weight_lower(k, ins, outs, kernel, strides, dilations, pads, group=1):
+    """Per weight element: the sum over the batch and the output positions
+    whose input lies inside; the innermost loop runs along output rows."""
+    x, gy = ins
+    dw = outs[0]
+    n, c, *size = x.shape
+    m, out = gy.shape[1], gy.shape[2:]
+    cg, mg = c // group, m // group
+    _, begin, _ = window_geometry(size, kernel, strides, dilations, pads, "explicit")
+    lead = len(size) - 1
+    s, dl, p, wl, ol = strides[-1], dilations[-1], begin[-1], size[-1], out[-1]
+    with k.loops([m, cg, *kernel], "i") as (oc, ci, *t):
+        xc = k.floordiv(oc, mg) * cg + ci if group > 1 else ci
+        acc = k.local(k.zero(dw.dtype), "acc")
+        ranges = []   # output positions o whose input o*stride - pad + t*dilation lies inside
+        for j in range(lead):
+            first = begin[j] - t[j] * dilations[j]
+            ranges.append((k.max(_ceil_div_expr(k, first, strides[j]), 0),
+                           k.min(_ceil_div_expr(k, first + size[j], strides[j]), out[j])))
+        with k.loop(n, "n") as ni:
+            with _tap_loops(k, ranges, "o") as o:
+                pos = [o[j] * strides[j] - begin[j] + t[j] * dilations[j] for j in range(lead)]
+                shift = t[-1] * dl - p
+                lo = k.max(_ceil_div_expr(k, -shift, s), 0)
+                hi = k.min(_ceil_div_expr(k, wl - shift, s), ol)
+                with k.loop(hi, "ow", start=lo) as ow:
+                    k.accumulate(acc, k.load(gy, [ni, oc, *o, ow]) * k.load(x, [ni, xc, *pos, ow * s + shift]))
+        k.store(dw, [oc, ci, *t], acc)
+
+
+register(OpDef("conv_grad_weight", OPAQUE, _conv_grad_weight_infer, _conv_grad_weight_ref,
+               lower=_conv_grad_weight_lower,
+               doc="the weight gradient of conv: x [N,C,*S], gy [N,M,*O] -> [M,C/group,*kernel]; "
+                   "explicit pads"))
+
+
+# ------------------------------------------------------ im2col / col2im
+def _im2col_geometry(shape, kernel, strides, dilations, pads):
+    out, begin, _ = window_geometry(shape[2:], kernel, strides, dilations, pads, "explicit")
+    rows = shape[0] * int(np.prod(out, dtype=np.int64)) if all(is_known(d) for d in (shape[0], *out)) \
+        else unknown_dim()
+    cols = shape[1] * int(np.prod(kernel, dtype=np.int64)) if is_known(shape[1]) else unknown_dim()
+    return out, begin, rows, cols
+
+
+def _im2col_infer(ins, kernel, strides, dilations, pads):
+    x = ins[0]
+    _check_float("im2col", x)
+    _check_window_attrs(x, x.rank - 2, strides, dilations, pads, "explicit", kernel)
+    _, _, rows, cols = _im2col_geometry(x.shape, kernel, strides, dilations, pads)
+    return x.dtype, (rows, cols)
+
+
+def _im2col_ref(x, *, kernel, strides, dilations, pads):
+    n, c = x.shape[:2]
+    out, begin, rows, cols = _im2col_geometry(x.shape, kernel, strides, dilations, pads)
+    xp = _pad_for_windows(x, out, kernel, strides, dilations, begin, 0)
+    res = np.empty((n, *out, c, int(np.prod(kernel, dtype=np.int64))), x.dtype)
+    for t, (_, win) in enumerate(_windows(xp, out, kernel, strides, dilations)):
+        res[..., t] = np.moveaxis(win, 1, -1)
+    return res.reshape(rows, cols)
+
+
+def _flat(idx, dims):
+    out = 0
+    for i, d in zip(idx, dims):
+        out = out * d + i
+    return out
+
+
+def _im2col_lower(k, ins, outs, kernel, strides, dilations, pads):
+    """Row (n, o...) holds, for each channel and tap, the input under it (0 in the pads)."""
+    x, cols = ins[0], outs[0]
+    n, c, *size = x.shape
+    out, begin, _, _ = _im2col_geometry(x.shape, kernel, strides, dilations, pads)
+    taps = int(np.prod(kernel, dtype=np.int64))
+    padded = any(pads)
+    with k.loops([n, *out], "i") as (ni, *o):
+        row = _flat([ni, *o], [n, *out])
+        with k.loop(c, "c") as ci:
+            with k.loops(kernel, "t", parallel=False) as t:
+                pos = _window_positions(o, strides, begin, t, dilations)
+                col = ci * taps + _flat(t, kernel)
+                if padded:   # clamped reads, zeros stored for taps in the pads
+                    inside = _all([(p >= 0) & (p < d) for p, d in zip(pos, size)])
+                    v = k.load(x, [ni, ci, *[k.clamp(p, 0, d - 1) for p, d in zip(pos, size)]])
+                    k.store(cols, [row, col], k.select(inside, v, k.zero(x.dtype)))
+                else:
+                    k.store(cols, [row, col], k.load(x, [ni, ci, *pos]))
+
+
+def _col2im_infer(ins, shape, kernel, strides, dilations, pads):
+    cols = ins[0]
+    _check_float("col2im", cols)
+    _, _, rows, ncols = _im2col_geometry(tuple(shape), kernel, strides, dilations, pads)
+    if cols.static and (cols.shape[0], cols.shape[1]) != (rows, ncols):
+        raise ShapeError(f"col2im: columns {list(cols.shape)} do not match [{rows}, {ncols}] for {list(shape)}")
+    return cols.dtype, tuple(shape)
+
+
+def _col2im_ref(cols, *, shape, kernel, strides, dilations, pads):
+    n, c, *size = shape
+    out, begin, _, _ = _im2col_geometry(tuple(shape), kernel, strides, dilations, pads)
+    parts = cols.reshape(n, *out, c, -1)
+    xp = _pad_for_windows(np.zeros(shape, cols.dtype), out, kernel, strides, dilations, begin, 0)
+    for t, (_, win) in enumerate(_windows(xp, out, kernel, strides, dilations)):
+        win += np.moveaxis(parts[..., t], -1, 1)
+    return xp[(slice(None), slice(None)) + tuple(slice(b, b + s) for b, s in zip(begin, size))].copy()
+
+
+def _col2im_lower(k, ins, outs, shape, kernel, strides, dilations, pads):
+    """Per sample: zero x, then add each column entry at the input position
+    of its tap (taps in the pads are skipped)."""
+    cols, x = ins[0], outs[0]
+    n, c, *size = shape
+    out, begin, _, _ = _im2col_geometry(tuple(shape), kernel, strides, dilations, pads)
+    taps = int(np.prod(kernel, dtype=np.int64))
+    with k.loops([n], "i") as (ni,):
+        with k.loops([c, *size], "z", parallel=False) as z:
+            k.store(x, [ni, *z], k.zero(x.dtype))
+        with k.loops(out, "o", parallel=False) as o:
+            row = _flat([ni, *o], [n, *out])
+            ranges = [_taps(k, o[j], size[j], kernel[j], strides[j], dilations[j], begin[j], out[j])
+                      for j in range(len(size))]
+            with k.loop(c, "c") as ci:
+                with _tap_loops(k, ranges) as t:
+                    at = [ni, ci, *_window_positions(o, strides, begin, t, dilations)]
+                    k.store(x, at, k.load(x, at) + k.load(cols, [row, ci * taps + _flat(t, kernel)]))
+
+
+register(
+    OpDef("im2col", INJECTIVE, _im2col_infer, _im2col_ref, lower=_im2col_lower,
+          vjp=lambda d, ins, outs, gouts, **a: [d.col2im(gouts[0], shape=list(ins[0].shape), **a)],
+          doc="sliding windows as rows: x [N,C,*S] -> [N*prod(O), C*prod(kernel)] (explicit pads, zeros there); "
+              "conv is im2col @ w.reshape(M, -1)^T"),
+    OpDef("col2im", OPAQUE, _col2im_infer, _col2im_ref, lower=_col2im_lower,
+          vjp=lambda d, ins, outs, gouts, shape, **a: [d.im2col(gouts[0], **a)],
+          doc="the adjoint of im2col: each column entry added back at its input position"),
+)
 
 
 # --------------------------------------------------------- conv_transpose
@@ -359,8 +550,31 @@ def _conv_transpose_lower(k, ins, outs, strides, dilations, pads, output_padding
                             k.store(y, at, k.load(y, at) + k.load(x, [ni, g * cg + ci, *pos, iw]) * wv)
 
 
+def _conv_transpose_vjp(d, ins, outs, gouts, strides, dilations, pads, output_padding, output_shape=None,
+                        pad_mode="explicit", group=1):
+    """dx: the convolution of g with the same window (its output is x's
+    size); dw: conv_grad_weight with the roles of x and g swapped."""
+    x, w = ins[0], ins[1]
+    g = gouts[0]
+    size, kernel, out = x.shape[2:], w.shape[2:], g.shape[2:]
+    _, begin = _transpose_geometry(size, kernel, strides, dilations, pads, pad_mode, output_padding,
+                                   output_shape)
+    end = []
+    for j in range(len(size)):
+        e = (size[j] - 1) * strides[j] + (kernel[j] - 1) * dilations[j] + 1 - begin[j] - out[j]
+        if e <= -strides[j]:
+            raise UnsupportedError(f"conv_transpose gradient: output dim {j} ({out[j]}) extends past every "
+                                   f"window by a stride or more")
+        end.append(max(e, 0))
+    attrs = dict(strides=list(strides), dilations=list(dilations), pads=list(begin) + end, group=group)
+    dx = d.conv(g, w, **attrs)
+    dw = d.conv_grad_weight(g, x, kernel=list(kernel), **attrs)
+    db = d.sum(g, [0] + list(range(2, g.rank))) if len(ins) > 2 and ins[2] is not None else None
+    return [dx, dw, db][:len(ins)]
+
+
 register(OpDef("conv_transpose", OUT_FUSABLE, _conv_transpose_infer, _conv_transpose_ref,
-               lower=_conv_transpose_lower,
+               lower=_conv_transpose_lower, vjp=_conv_transpose_vjp,
                doc="grouped N-D transposed convolution; x [N,C,*S], w [C,M/group,*K], bias [M]"))
 
 
@@ -483,11 +697,123 @@ def _avg_pool_lower(k, ins, outs, kernel, strides, dilations, pads, pad_mode="ex
         k.store(y, [ni, ci, *o], acc / k.cast(count, x.dtype))
 
 
+def _max_pool_vjp(d, ins, outs, gouts, kernel, strides, dilations, pads, pad_mode="explicit", ceil_mode=False,
+                  storage_order=0, indices=False):
+    return [d.max_pool_grad(ins[0], gouts[0], kernel=kernel, strides=strides, dilations=dilations, pads=pads,
+                            pad_mode=pad_mode, ceil_mode=ceil_mode)]
+
+
+def _avg_pool_vjp(d, ins, outs, gouts, **attrs):
+    return [d.avg_pool_grad(gouts[0], shape=list(ins[0].shape), **attrs)]
+
+
 register(
-    OpDef("max_pool", OPAQUE, _max_pool_infer, _max_pool_ref, lower=_max_pool_lower,
+    OpDef("max_pool", OPAQUE, _max_pool_infer, _max_pool_ref, lower=_max_pool_lower, vjp=_max_pool_vjp,
           doc="N-D max pooling; with indices=True a second output holds each max's flat input index"),
-    OpDef("avg_pool", OPAQUE, _avg_pool_infer, _avg_pool_ref, lower=_avg_pool_lower,
+    OpDef("avg_pool", OPAQUE, _avg_pool_infer, _avg_pool_ref, lower=_avg_pool_lower, vjp=_avg_pool_vjp,
           doc="N-D average pooling; count_include_pad counts the declared pads in the divisor"),
+)
+
+
+# -------------------------------------------------------- pooling backward
+def _max_pool_grad_infer(ins, kernel, strides, dilations, pads, pad_mode="explicit", ceil_mode=False):
+    x, gy = ins
+    _check_float("max_pool_grad", x, gy)
+    shape = _pool_shape(x, kernel, strides, dilations, pads, pad_mode, ceil_mode)
+    if tuple(shape) != tuple(gy.shape) and x.static and gy.static:
+        raise ShapeError(f"max_pool_grad: gradient {list(gy.shape)} does not match the pooled shape {list(shape)}")
+    return x.dtype, x.shape
+
+
+def _max_pool_grad_ref(x, gy, *, kernel, strides, dilations, pads, pad_mode="explicit", ceil_mode=False):
+    _, arg = _max_pool_ref(x, kernel, strides, dilations, pads, pad_mode, ceil_mode, indices=True)
+    dx = np.zeros(x.size, x.dtype)
+    np.add.at(dx, arg.reshape(-1), gy.reshape(-1))
+    return dx.reshape(x.shape)
+
+
+def _max_pool_grad_lower(k, ins, outs, kernel, strides, dilations, pads, pad_mode="explicit", ceil_mode=False):
+    """Per (n, c) plane: zero dx, then for each window add its gradient at
+    the window's (first) maximum, found again as the forward pass did."""
+    x, gy = ins
+    dx = outs[0]
+    n, c, *size = x.shape
+    out, begin, _ = window_geometry(size, kernel, strides, dilations, pads, pad_mode, ceil_mode)
+    with k.loops([n, c], "i") as (ni, ci):
+        with k.loops(size, "z", parallel=False) as z:
+            k.store(dx, [ni, ci, *z], k.zero(dx.dtype))
+        with k.loops(out, "o", parallel=False) as o:
+            ranges = [_taps(k, o[j], size[j], kernel[j], strides[j], dilations[j], begin[j], out[j])
+                      for j in range(len(size))]
+            best = k.local(k.const(lowest(x.dtype), x.dtype), "max")
+            first = _window_positions(o, strides, begin, [lo for lo, _ in ranges], dilations)
+            arg = [k.local(first[j], f"arg{j}", INDEX) for j in range(len(size))]
+            with _tap_loops(k, ranges) as t:
+                pos = _window_positions(o, strides, begin, t, dilations)
+                v = k.local(k.load(x, [ni, ci, *pos]), "v")
+                with k.if_(v > best):
+                    k.assign(best, v)
+                    for a, q in zip(arg, pos):
+                        k.assign(a, q)
+            at = [ni, ci, *arg]
+            k.store(dx, at, k.load(dx, at) + k.load(gy, [ni, ci, *o]))
+
+
+def _avg_pool_grad_infer(ins, shape, kernel, strides, dilations, pads, pad_mode="explicit", ceil_mode=False,
+                         count_include_pad=False):
+    gy = ins[0]
+    _check_float("avg_pool_grad", gy)
+    return gy.dtype, tuple(shape)
+
+
+def _avg_pool_grad_ref(gy, *, shape, kernel, strides, dilations, pads, pad_mode="explicit", ceil_mode=False,
+                       count_include_pad=False):
+    size = tuple(shape[2:])
+    out, begin, end = window_geometry(size, kernel, strides, dilations, pads, pad_mode, ceil_mode)
+    counted = np.ones((1, 1, *size), gy.dtype)
+    if count_include_pad:
+        counted = np.pad(counted, [(0, 0), (0, 0)] + list(zip(begin, end)), constant_values=1)
+    cp = _pad_for_windows(counted, out, kernel, strides, dilations, [0] * len(size) if count_include_pad else begin, 0)
+    count = sum(win for _, win in _windows(cp, out, kernel, strides, dilations))
+    share = gy / np.maximum(count, 1)
+    xp = _pad_for_windows(np.zeros(shape, gy.dtype), out, kernel, strides, dilations, begin, 0)
+    for _, win in _windows(xp, out, kernel, strides, dilations):
+        win += share
+    return xp[(slice(None), slice(None)) + tuple(slice(b, b + s) for b, s in zip(begin, size))].copy()
+
+
+def _avg_pool_grad_lower(k, ins, outs, shape, kernel, strides, dilations, pads, pad_mode="explicit",
+                         ceil_mode=False, count_include_pad=False):
+    """Per (n, c) plane: zero dx, then spread each window's gradient over
+    the taps inside, divided as the forward pass divided."""
+    gy, dx = ins[0], outs[0]
+    n, c, *size = shape
+    nsp = len(size)
+    out, begin, end = window_geometry(size, kernel, strides, dilations, pads, pad_mode, ceil_mode)
+    with k.loops([n, c], "i") as (ni, ci):
+        with k.loops(size, "z", parallel=False) as z:
+            k.store(dx, [ni, ci, *z], k.zero(dx.dtype))
+        with k.loops(out, "o", parallel=False) as o:
+            ranges = [_taps(k, o[j], size[j], kernel[j], strides[j], dilations[j], begin[j], out[j])
+                      for j in range(nsp)]
+            counted = ranges
+            if count_include_pad:
+                counted = [_taps(k, o[j], size[j] + begin[j] + end[j], kernel[j], strides[j], dilations[j], 0,
+                                 out[j]) for j in range(nsp)]
+            count = 1
+            for lo, hi in counted:
+                count = count * k.max(k.cast(hi, INDEX) - lo, 1)
+            share = k.local(k.load(gy, [ni, ci, *o]) / k.cast(count, gy.dtype), "share")
+            with _tap_loops(k, ranges) as t:
+                at = [ni, ci, *_window_positions(o, strides, begin, t, dilations)]
+                k.store(dx, at, k.load(dx, at) + share)
+
+
+register(
+    OpDef("max_pool_grad", OPAQUE, _max_pool_grad_infer, _max_pool_grad_ref, lower=_max_pool_grad_lower,
+          doc="the input gradient of max_pool: x, gy -> dx (each window's gradient goes to its first max)"),
+    OpDef("avg_pool_grad", OPAQUE, _avg_pool_grad_infer, _avg_pool_grad_ref, lower=_avg_pool_grad_lower,
+          doc="the input gradient of avg_pool: gy -> dx of shape `shape`"),
 )
 
 

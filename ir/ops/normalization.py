@@ -67,11 +67,21 @@ def _log_softmax_ref(x, axes):
     return ((x - m) - np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True))).astype(x.dtype)
 
 
+def _softmax_vjp(d, ins, outs, gouts, axes):
+    y, g = outs[0], gouts[0]
+    return [y * (g - d.sum(g * y, axes, keepdims=True))]
+
+
+def _log_softmax_vjp(d, ins, outs, gouts, axes):
+    y, g = outs[0], gouts[0]
+    return [g - d.exp(y) * d.sum(g, axes, keepdims=True)]
+
+
 register(
     OpDef("softmax", OPAQUE, _softmax_infer("softmax"), _softmax_ref, lower=_softmax_lower(False),
-          doc="exp(x - max) / sum(exp(x - max)) over `axes` (normalized, sorted)"),
+          vjp=_softmax_vjp, doc="exp(x - max) / sum(exp(x - max)) over `axes` (normalized, sorted)"),
     OpDef("log_softmax", OPAQUE, _softmax_infer("log_softmax"), _log_softmax_ref, lower=_softmax_lower(True),
-          doc="x - max - log(sum(exp(x - max))) over `axes`"),
+          vjp=_log_softmax_vjp, doc="x - max - log(sum(exp(x - max))) over `axes`"),
 )
 
 
@@ -110,7 +120,16 @@ def _normalize_ref(x, axis, epsilon):
     return ((x - mean) / np.sqrt(var + x.dtype.type(epsilon))).astype(x.dtype)
 
 
-register(OpDef("normalize", OPAQUE, _normalize_infer, _normalize_ref, lower=_normalize_lower,
+def _normalize_vjp(d, ins, outs, gouts, axis, epsilon):
+    """dx = (g - mean(g) - y * mean(g * y)) / std, with std recomputed from x."""
+    x, y, g = ins[0], outs[0], gouts[0]
+    axes = tuple(range(axis, x.rank))
+    centered = x - d.mean(x, axes, keepdims=True)
+    inv_std = 1 / d.sqrt(d.mean(centered * centered, axes, keepdims=True) + epsilon)
+    return [(g - d.mean(g, axes, keepdims=True) - y * d.mean(g * y, axes, keepdims=True)) * inv_std]
+
+
+register(OpDef("normalize", OPAQUE, _normalize_infer, _normalize_ref, lower=_normalize_lower, vjp=_normalize_vjp,
                doc="(x - mean) / sqrt(var + epsilon) over the axes from `axis` to the last"))
 
 

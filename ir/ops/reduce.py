@@ -148,5 +148,39 @@ _REDUCTIONS = {
     "reduce_log_sum_exp": (_lse_ref, _log_sum_exp_lower),
 }
 
+
+# ----------------------------------------------------------- gradient rules
+def _rvjp(fn):
+    """A reduction's rule from ``fn(d, g, x, y)``, where g and y have the
+    reduced axes kept as size 1 (so they broadcast over x)."""
+    def rule(d, ins, outs, gouts, axes, keepdims):
+        x = ins[0]
+        g, y = (d.unreduce(v, x.shape, axes, keepdims) for v in (gouts[0], outs[0]))
+        return [fn(d, g, x, y, axes)]
+    return rule
+
+
+def _extremum_vjp(d, g, x, y, axes):   # shared equally among the elements that tie
+    mask = d.cast(d.equal(x, y), x.dtype)
+    return g * mask / d.sum(mask, axes, keepdims=True)
+
+
+def _count(x, axes):
+    return int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+
+
+_VJPS = {
+    "reduce_sum": lambda d, g, x, y, axes: g,
+    "reduce_mean": lambda d, g, x, y, axes: g / max(_count(x, axes), 1),
+    "reduce_max": _extremum_vjp,
+    "reduce_min": _extremum_vjp,
+    "reduce_prod": lambda d, g, x, y, axes: g * y / x,
+    "reduce_l1": lambda d, g, x, y, axes: g * d.sign(x),
+    "reduce_l2": lambda d, g, x, y, axes: g / y * x,
+    "reduce_sum_square": lambda d, g, x, y, axes: g * 2 * x,
+    "reduce_log_sum": lambda d, g, x, y, axes: g * d.exp(-y),
+    "reduce_log_sum_exp": lambda d, g, x, y, axes: g * d.exp(x - y),
+}
+
 for _name, (_ref, _lower) in _REDUCTIONS.items():
-    register(OpDef(_name, REDUCE, reduce_infer, _np(_ref), lower=_lower))
+    register(OpDef(_name, REDUCE, reduce_infer, _np(_ref), lower=_lower, vjp=_rvjp(_VJPS[_name])))

@@ -7,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 
-from ..errors import ShapeError
+from ..errors import ShapeError, UnsupportedError
 from ..shapes import axes as norm_axes
 from ..shapes import axis as norm_axis
 from ..shapes import broadcast, mul_dims, unknown_dim
@@ -104,13 +104,19 @@ def unsqueeze_shape(shape, axes):
     return tuple(1 if i in ax else next(it) for i in range(rank))
 
 
+def _view_vjp(d, ins, outs, gouts, **_):
+    """A view's cotangent is the output's, seen with the input's shape."""
+    return [d.reshape(gouts[0], ins[0].shape)] + [None] * (len(ins) - 1)
+
+
 register(
-    OpDef("reshape", VIEW, _reshape_infer, _reshape_ref, static_inputs=(1,)),
-    OpDef("flatten", VIEW, _flatten_infer, _flatten_ref),
+    OpDef("reshape", VIEW, _reshape_infer, _reshape_ref, static_inputs=(1,), vjp=_view_vjp),
+    OpDef("flatten", VIEW, _flatten_infer, _flatten_ref, vjp=_view_vjp),
     OpDef("squeeze", VIEW, _squeeze_infer,
-          lambda x, axes=None: x.reshape([d for i, d in enumerate(x.shape) if i not in squeeze_axes(x.shape, axes)])),
+          lambda x, axes=None: x.reshape([d for i, d in enumerate(x.shape) if i not in squeeze_axes(x.shape, axes)]),
+          vjp=_view_vjp),
     OpDef("unsqueeze", VIEW, lambda ins, axes: (ins[0].dtype, unsqueeze_shape(ins[0].shape, axes)),
-          lambda x, axes: x.reshape(unsqueeze_shape(x.shape, axes))),
+          lambda x, axes: x.reshape(unsqueeze_shape(x.shape, axes)), vjp=_view_vjp),
 )
 
 
@@ -136,7 +142,8 @@ register(OpDef(
     "transpose", INJECTIVE,
     lambda ins, perm=None: (ins[0].dtype, tuple(ins[0].shape[a] for a in _perm(ins[0].rank, perm))),
     lambda x, perm=None: np.transpose(x, _perm(x.ndim, perm)).copy(),
-    lower=_transpose_lower))
+    lower=_transpose_lower,
+    vjp=lambda d, ins, outs, gouts, perm=None: [d.transpose(gouts[0], np.argsort(_perm(ins[0].rank, perm)))]))
 
 
 # ----------------------------------------------------------------- expand
@@ -159,7 +166,8 @@ def _expand_lower(k, ins, outs):
 
 register(OpDef("expand", INJECTIVE, _expand_infer,
                lambda x, shape: np.broadcast_to(x, broadcast(x.shape, tuple(int(d) for d in shape))).copy(),
-               lower=_expand_lower, static_inputs=(1,)))
+               lower=_expand_lower, static_inputs=(1,),
+               vjp=lambda d, ins, outs, gouts: [gouts[0], None]))   # the driver sums it back to x
 
 
 # ---------------------------------------------------------- shape queries
@@ -237,8 +245,17 @@ def _concat_lower(k, ins, outs, axis):
         offset += x.shape[a]
 
 
+def _concat_vjp(d, ins, outs, gouts, axis):
+    a = norm_axis(axis, outs[0].rank)
+    sizes = tuple(x.shape[a] for x in ins)
+    if len(ins) == 1:
+        return [gouts[0]]
+    parts = d.split(gouts[0], axis=a, split=sizes, num_outputs=len(ins), uneven=True)
+    return list(parts)
+
+
 register(OpDef("concat", INJECTIVE, _concat_infer,
-               lambda *xs, axis: np.concatenate(xs, axis=axis), lower=_concat_lower))
+               lambda *xs, axis: np.concatenate(xs, axis=axis), lower=_concat_lower, vjp=_concat_vjp))
 
 
 # ------------------------------------------------------------------- split
@@ -287,7 +304,12 @@ def _split_lower(k, ins, outs, axis, **_):
         offset += out.shape[a]
 
 
-register(OpDef("split", OPAQUE, _split_infer, _split_ref, lower=_split_lower,
+def _split_vjp(d, ins, outs, gouts, axis, **_):
+    parts = [g if g is not None else d.zeros(y.shape, y.dtype) for g, y in zip(gouts, outs)]
+    return [d.concat(*parts, axis=norm_axis(axis, ins[0].rank)) if len(parts) > 1 else parts[0]]
+
+
+register(OpDef("split", OPAQUE, _split_infer, _split_ref, lower=_split_lower, vjp=_split_vjp,
                doc="several outputs: one kernel writes them all"))
 
 
@@ -347,8 +369,59 @@ def _slice_lower(k, ins, outs):
         k.store(out, idx, k.load(x, [s + i * st for i, (s, st, _) in zip(idx, ranges)]))
 
 
+def _slice_vjp(d, ins, outs, gouts):
+    return [d.slice_grad(gouts[0], *ins[1:], shape=list(ins[0].shape))] + [None] * (len(ins) - 1)
+
+
 register(OpDef("slice", INJECTIVE, _slice_infer, _slice_ref, lower=_slice_lower, static_inputs=(1, 2, 3, 4),
-               doc="inputs: x, starts, ends, axes (optional), steps (optional)"))
+               vjp=_slice_vjp, doc="inputs: x, starts, ends, axes (optional), steps (optional)"))
+
+
+# -------------------------------------------------------------- slice_grad
+def _slice_grad_infer(ins, shape):
+    g, starts, ends, axes, steps = (list(ins) + [None] * 5)[:5]
+    if all(v is None or v.const is not None for v in (starts, ends, axes, steps)):
+        ranges = slice_ranges(tuple(shape), starts.const, ends.const, axes and axes.const, steps and steps.const)
+        want = tuple(n for _, _, n in ranges)
+        if g.static and tuple(g.shape) != want:
+            raise ShapeError(f"slice_grad: gradient {list(g.shape)} does not match the slice {list(want)}")
+    return g.dtype, tuple(shape)
+
+
+def _slice_grad_ref(g, starts, ends, axes=None, steps=None, *, shape):
+    ranges = slice_ranges(tuple(shape), starts, ends, axes, steps)
+    out = np.zeros(shape, g.dtype)
+    out[np.ix_(*[s + st * np.arange(n) for s, st, n in ranges])] = g
+    return out
+
+
+def _slice_grad_lower(k, ins, outs, shape):
+    g, starts, ends, axes, steps = (list(ins) + [None] * 5)[:5]
+    out = outs[0]
+    ranges = slice_ranges(tuple(shape), starts.const, ends.const, axes and axes.const, steps and steps.const)
+    with k.loops(out.shape) as idx:
+        if any(n == 0 for _, _, n in ranges):
+            k.store(out, idx, k.zero(out.dtype))
+            return
+        src, inside = [], None
+        for i, (s, st, n), d in zip(idx, ranges, shape):
+            if (s, st, n) == (0, 1, d):
+                src.append(i)
+                continue
+            j = i - s
+            q = j if st == 1 else k.floordiv(j, st)
+            ok = (q >= 0) & (q < n)
+            if st != 1:
+                ok = ok & k.eq(k.floormod(j, st), 0)
+            inside = ok if inside is None else inside & ok
+            src.append(k.clamp(q, 0, n - 1))
+        v = k.load(g, src)
+        k.store(out, idx, v if inside is None else k.select(inside, v, k.zero(out.dtype)))
+
+
+register(OpDef("slice_grad", INJECTIVE, _slice_grad_infer, _slice_grad_ref, lower=_slice_grad_lower,
+               static_inputs=(1, 2, 3, 4),
+               doc="the gradient of slice: g placed into zeros of `shape`; inputs g, starts, ends, axes, steps"))
 
 
 # ------------------------------------------------------------------ gather
@@ -381,8 +454,54 @@ def _gather_lower(k, ins, outs, axis=0):
             k.store(out, idx, k.load(data, src))
 
 
-register(OpDef("gather", INJECTIVE, _gather_infer, _gather_ref, lower=_gather_lower,
+def _gather_vjp(d, ins, outs, gouts, axis=0):
+    data, indices = ins
+    a = norm_axis(axis, data.rank)
+    return [d.gather_grad(gouts[0], indices, axis=a, size=data.shape[a]), None]
+
+
+register(OpDef("gather", INJECTIVE, _gather_infer, _gather_ref, lower=_gather_lower, vjp=_gather_vjp,
                doc="indices may be negative; out-of-range ones stop the model with an error"))
+
+
+# ------------------------------------------------------------- gather_grad
+def _gather_grad_infer(ins, axis, size):
+    g, indices = ins
+    if indices.dtype not in (np.dtype("int32"), np.dtype("int64")):
+        raise ShapeError(f"gather_grad indices must be int32 or int64, got {indices.dtype.name}")
+    if g.rank < axis + indices.rank:
+        raise ShapeError(f"gather_grad: gradient {list(g.shape)} is too small for indices {list(indices.shape)}")
+    return g.dtype, tuple(g.shape[:axis]) + (size,) + tuple(g.shape[axis + indices.rank:])
+
+
+def _gather_grad_ref(g, indices, *, axis, size):
+    out = np.zeros(g.shape[:axis] + (size,) + g.shape[axis + indices.ndim:], g.dtype)
+    idx = np.where(indices < 0, indices + size, indices).reshape(-1)
+    np.add.at(out, (slice(None),) * axis + (idx,), g.reshape(g.shape[:axis] + (-1,) + g.shape[axis + indices.ndim:]))
+    return out
+
+
+def _gather_grad_lower(k, ins, outs, axis, size):
+    """Zero the output, then add each gathered row's gradient at its index;
+    repeated indices accumulate, so the loops over indices run in order."""
+    g, indices = ins
+    out = outs[0]
+    a, r = axis, indices.rank
+    with k.loops(out.shape) as idx:
+        k.store(out, idx, k.zero(out.dtype))
+    if size == 0:
+        return
+    with k.loops(g.shape[:a], "i") as lead:
+        with k.loops(g.shape[a:], "j", parallel=False) as rest:
+            j = k.cast(k.load(indices, rest[:r]), np.int64)
+            j = k.clamp(k.select(j < 0, j + size, j), 0, size - 1)
+            at = list(lead) + [j] + list(rest[r:])
+            k.store(out, at, k.load(out, at) + k.load(g, list(lead) + list(rest)))
+
+
+register(OpDef("gather_grad", OPAQUE, _gather_grad_infer, _gather_grad_ref, lower=_gather_grad_lower,
+               doc="the gradient of gather (a scatter-add): g, indices -> zeros of the data's shape "
+                   "with g added at the indices along `axis` (of length `size`)"))
 
 
 # -------------------------------------------------------------------- tile
@@ -406,8 +525,16 @@ def _tile_lower(k, ins, outs):
         k.store(out, idx, k.load(x, src))
 
 
+def _tile_vjp(d, ins, outs, gouts):
+    """Each output axis is (repeat, dim) row-major: sum the repeats away."""
+    x, reps = ins[0], _ints(ins[1].const)
+    split = [v for r, dim in zip(reps, x.shape) for v in (r, dim)]
+    g = d.reshape(gouts[0], split)
+    return [d.reshape(d.sum(g, range(0, 2 * x.rank, 2)), x.shape), None]
+
+
 register(OpDef("tile", INJECTIVE, _tile_infer, lambda x, repeats: np.tile(x, _ints(repeats)),
-               lower=_tile_lower, static_inputs=(1,)))
+               lower=_tile_lower, static_inputs=(1,), vjp=_tile_vjp))
 
 
 # --------------------------------------------------------------------- pad
@@ -504,7 +631,23 @@ def _pad_lower(k, ins, outs, mode="constant"):
             k.store(out, idx, v if inside is None else k.select(inside, v, fill))
 
 
-register(OpDef("pad", INJECTIVE, _pad_infer, _pad_ref, lower=_pad_lower, static_inputs=(1, 3),
+def _pad_vjp(d, ins, outs, gouts, mode="constant"):
+    """Constant padding: the kept part of g, re-padded with zeros where the
+    pads cropped the input."""
+    x, pads, value, axes = (list(ins) + [None] * 4)[:4]
+    if mode != "constant":
+        raise UnsupportedError(f"pad in {mode} mode has no gradient rule yet (constant mode has)")
+    plan = _pad_plan(x.shape, pads.const, axes and axes.const, mode)
+    kept = d.slice(gouts[0], d.const(np.array([p for _, _, p, _ in plan], np.int64)),
+                   d.const(np.array([p + n for _, n, p, _ in plan], np.int64)), None, None)
+    crops = [cb for cb, _, _, _ in plan] + [dim - cb - n for (cb, n, _, _), dim in zip(plan, x.shape)]
+    if any(crops):
+        kept = d.pad(kept, d.const(np.array(crops, np.int64)), None, None, mode="constant")
+    gv = d.sum(gouts[0], range(x.rank)) - d.sum(kept, range(x.rank)) if value is not None else None
+    return [kept, None, gv, None][:len(ins)]
+
+
+register(OpDef("pad", INJECTIVE, _pad_infer, _pad_ref, lower=_pad_lower, static_inputs=(1, 3), vjp=_pad_vjp,
                doc="inputs: x, pads, value (optional, may be computed), axes (optional)"))
 
 

@@ -206,11 +206,22 @@ def test_dropout_mask_output():
     check_model(model, {"x": rand(3, 4)})
 
 
-def test_training_dropout_is_refused():
-    model = make_model([helper.make_node("Dropout", ["x", "r", "t"], ["y"], name="drop")],
-                       [("x", np.float32, [3])], ["y"],
+def test_training_dropout_draws_a_seeded_mask():
+    from dlc.ir.ops.random import dropout_mask
+    model = make_model([helper.make_node("Dropout", ["x", "r", "t"], ["y"], name="drop", seed=11)],
+                       [("x", np.float32, [30, 40])], ["y"],
+                       {"r": np.array(0.25, np.float32), "t": np.array(True)}, opset=13)
+    x = rand(30, 40)
+    want = np.where(dropout_mask(x.shape, seed=11, step=0, ratio=0.25), x / np.float32(0.75), 0).astype(np.float32)
+    check_model(model, {"x": x}, expected=[want])
+    assert 0.7 < np.mean(want != 0) < 0.8
+
+
+def test_training_dropout_mask_output_is_refused():
+    model = make_model([helper.make_node("Dropout", ["x", "r", "t"], ["y", "m"], name="drop")],
+                       [("x", np.float32, [3])], ["y", "m"],
                        {"r": np.array(0.5, np.float32), "t": np.array(True)}, opset=13)
-    with pytest.raises(dlc.UnsupportedError, match="drop.*training"):
+    with pytest.raises(dlc.UnsupportedError, match="drop.*mask"):
         dlc.compile(model)
 
 

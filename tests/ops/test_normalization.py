@@ -65,13 +65,22 @@ def _compile_node(op, inputs, outputs, name, opset=21, inits=None, **attrs):
     return dlc.compile(model)
 
 
-def test_batch_norm_training_is_refused_naming_the_node():
+@pytest.mark.parametrize("shape", [(4, 3), (2, 3, 4, 5)])
+def test_batch_norm_training_mode(shape):
+    """Batch statistics, and the running ones moved toward them (onnxruntime's training kernel)."""
+    check_op("BatchNormalization", {"x": rand(*shape)} | _bn_inputs(shape[1]),
+             {"training_mode": 1, "momentum": 0.8, "epsilon": 1e-3}, n_outputs=3, opset=15)
+    check_op("BatchNormalization", {"x": rand(*shape)} | _bn_inputs(shape[1]), {"training_mode": 1}, opset=15,
+             n_outputs=3, constants=["scale", "bias", "mean", "var"])
+
+
+def test_batch_norm_statistics_outside_training_are_refused_naming_the_node():
     params = _bn_inputs(3)
     ins = {"x": [2, 3, 4]} | {k: [3] for k in params}
-    with pytest.raises(dlc.UnsupportedError, match="bn_train"):
-        _compile_node("BatchNormalization", ins, ["y"], "bn_train", opset=15, inits=params, training_mode=1)
     with pytest.raises(dlc.UnsupportedError, match="bn_stats"):
         _compile_node("BatchNormalization", ins, ["y", "rm", "rv"], "bn_stats", opset=15, inits=params)
+    with pytest.raises(dlc.UnsupportedError, match="bn_saved.*saved_mean"):
+        _compile_node("BatchNormalization", ins, ["y", "rm", "rv", "sm"], "bn_saved", opset=9, inits=params)
 
 
 # ---------------------------------------------------- Instance / LayerNorm

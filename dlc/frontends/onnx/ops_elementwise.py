@@ -2,6 +2,8 @@
 variadic Sum/Mean/Min/Max, and the pass-through ops (Identity, Dropout)."""
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import onnx
 
@@ -147,11 +149,32 @@ def dropout(cx, n):
     x = n.need(0)
     training = n.input(2)
     if training is not None and (training.const is None or bool(training.const)):
-        raise n.error("training-mode Dropout cannot be compiled for inference", UnsupportedError)
+        return _dropout_training(cx, n, x)
     outs = [x]
     if n.wants_output(1):   # the mask: all True at inference
         outs.append(cx.op("expand", [cx.const(np.array(True)), cx.op("shape", [x])]))
     return outs
+
+
+def _dropout_training(cx, n, x):
+    """Training mode (a constant true training_mode input): the IR dropout,
+    its mask seeded by the node's `seed` (or its name). The training step
+    feeds a step counter as the op's second input, so each step draws a
+    new mask."""
+    if n.input(2).const is None:
+        raise n.error("training_mode must be a constant", UnsupportedError)
+    if n.wants_output(1):
+        raise n.error("the mask output of a training-mode Dropout is not supported", UnsupportedError)
+    ratio = n.input(1)
+    if ratio is not None and ratio.const is None:
+        raise n.error("ratio must be a constant", UnsupportedError)
+    ratio = 0.5 if ratio is None else float(np.asarray(ratio.const).reshape(-1)[0])
+    if ratio == 0:
+        return [x]
+    seed = n.attr("seed")
+    if seed is None:
+        seed = int.from_bytes(hashlib.blake2b(n.name.encode(), digest_size=4).digest(), "little")
+    return [cx.op("dropout", [x, None], ratio=ratio, seed=int(seed))]
 
 
 @converter("Constant")

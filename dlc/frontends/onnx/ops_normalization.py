@@ -47,16 +47,45 @@ def _only_first_output(n):
                       UnsupportedError)
 
 
+def _batch_norm_training(cx, n, x):
+    """Training mode (training_mode=1 since opset 14; before it, asking for
+    the running mean/var outputs): normalize with the batch's mean and
+    (biased) variance over all axes but the channels, and return the
+    running statistics moved toward them by 1 - momentum."""
+    if any(n.wants_output(i) for i in range(3, n.num_outputs)):
+        raise n.error("the saved_mean/saved_var outputs are not supported", UnsupportedError)
+    axes = (0,) + tuple(range(2, x.rank))
+    mean = cx.op("reduce_mean", [x], axes=axes, keepdims=True)
+    centered = cx.op("sub", [x, mean])
+    var = cx.op("reduce_mean", [cx.op("mul", [centered, centered])], axes=axes, keepdims=True)
+    eps = cx.const(np.array(n.attr("epsilon"), x.dtype))
+    scale = cx.op("mul", [cx.op("reciprocal", [cx.op("sqrt", [cx.op("add", [var, eps])])]),
+                          _per_channel(cx, n.need(1), x)])
+    y = cx.op("add", [cx.op("mul", [centered, scale]), _per_channel(cx, n.need(2), x)])
+    momentum = float(n.attr("momentum", 0.9))
+    outs = [y]
+    for i, batch in ((3, mean), (4, var)):
+        if n.wants_output(i - 2):
+            running = cx.cast(n.need(i), x.dtype)
+            batch = cx.reshape(batch, [-1])
+            new = cx.op("add", [cx.op("mul", [running, cx.const(np.array(momentum, x.dtype))]),
+                                cx.op("mul", [batch, cx.const(np.array(1 - momentum, x.dtype))])])
+            outs.append(cx.cast(new, n.need(i).dtype))
+    return outs
+
+
 @converter("BatchNormalization")
 def batch_norm(cx, n):
     """y = x * scale + shift with scale = gamma / sqrt(var + eps) and
     shift = beta - mean * scale: constant weights fold both to one constant."""
-    if n.attr("training_mode", 0):
-        raise n.error("training_mode=1 is not supported (inference only)", UnsupportedError)
+    x = n.need(0)
     if not n.attr("spatial", 1):
         raise n.error("spatial=0 is not supported", UnsupportedError)
+    if n.attr("training_mode", 0) or (n.opset < 14 and (n.wants_output(1) or n.wants_output(2))):
+        if x.rank < 2:
+            raise n.error(f"X must have rank >= 2 ([N, C, ...]), got {list(x.shape)}")
+        return _batch_norm_training(cx, n, x)
     _only_first_output(n)
-    x = n.need(0)
     if x.rank < 2:
         raise n.error(f"X must have rank >= 2 ([N, C, ...]), got {list(x.shape)}")
     gamma, beta, mean, var = (_per_channel(cx, n.need(i), x) for i in range(1, 5))
