@@ -51,12 +51,13 @@ def _matmul_lower(k, ins, outs):
             k.store(out, [*bi, i, 0], acc)
         else:        # i-k-j order: the innermost loop runs along contiguous rows of out and b (it vectorizes)
             with k.loop(n, "j") as j:
-                k.store(out, [*bi, i, j], k.zero(out.dtype))
+                k.store(out, [*bi, i, j], k.zero(out.dtype), partial=True)
             with k.loop(kk, "k") as r:
                 av = k.local(k.load(a, _batch_index(a, bi, [i, r])), "a_ik")
                 with k.loop(n, "j") as j:
                     o = [*bi, i, j]
-                    k.store(out, o, k.load(out, o) + av * k.load(b, _batch_index(b, bi, [r, j])))
+                    k.store(out, o, k.load(out, o) + av * k.load(b, _batch_index(b, bi, [r, j])), partial=True)
+            k.finish(out, [*bi, i], [n])   # the row is final: a fused epilogue runs over it
 
 
 def _matmul_ref(a, b):
