@@ -19,16 +19,18 @@ from .codegen.lower import lower_graph
 from .codegen.program import Program
 from .ir import Graph, infer_shapes
 from .ir.errors import ShapeError, UnsupportedError
-from .ir.passes import (PassRecord, eliminate_common_subexpressions, fold_constants, materialize_outputs,
-                        remove_noops, run_passes)
+from .ir.passes import (PassRecord, eliminate_common_subexpressions, fold_batch_norm, fold_constants,
+                        fuse_operators, materialize_outputs, recognize_layer_norm, remove_noops, run_passes)
 from .runtime.executable import ExecMeta, Executable
 
 TARGETS = ("cpu",)
 
 # before shapes are known (cheap, shape-agnostic cleanup)
 GENERIC_PASSES = [fold_constants, remove_noops, eliminate_common_subexpressions]
-# once every dim is a number: Shape chains fold, no-ops show
-SPECIALIZED_PASSES = [fold_constants, remove_noops, eliminate_common_subexpressions, materialize_outputs]
+# once every dim is a number: Shape chains fold, no-ops show; then fusion
+SPECIALIZED_PASSES = [fold_constants, remove_noops, eliminate_common_subexpressions, fold_batch_norm,
+                      recognize_layer_norm, materialize_outputs, fuse_operators]
+FUSION_PASSES = ("fold_batch_norm", "recognize_layer_norm", "fuse_operators")
 
 
 @dataclass
@@ -36,7 +38,15 @@ class Options:
     target: str = "cpu"
     dump_dir: str | None = None
     check: bool = False          # verify the graph after every pass
+    fuse: bool = True            # the fusion passes (FUSION_PASSES): off gives one kernel per op
+    plan_memory: bool = True     # best-fit arena with in-place reuse: off gives each buffer its own slot
+    disable: tuple = ()          # names of passes to skip (e.g. "fold_batch_norm")
     log: list = field(default_factory=list)   # PassRecords and stage timings
+
+    def passes(self, passes=SPECIALIZED_PASSES) -> list:
+        """`passes` without those this configuration switches off."""
+        off = set(self.disable) | (set(FUSION_PASSES) if not self.fuse else set())
+        return [p for p in passes if p.__name__ not in off]
 
 
 def check_target(target: str) -> str:
@@ -56,7 +66,8 @@ def specialize(g: Graph, shapes: Sequence[Sequence[int]]) -> Graph:
     return infer_shapes(s)
 
 
-def optimize(g: Graph, options: Options, passes=SPECIALIZED_PASSES) -> Graph:
+def optimize(g: Graph, options: Options, passes=None) -> Graph:
+    passes = options.passes() if passes is None else passes
     g = run_passes(g, passes, check=options.check, dump_dir=options.dump_dir, log=options.log)
     for n in g.nodes:
         for v in n.outputs:
@@ -79,7 +90,7 @@ def build(g: Graph, options: Options) -> tuple[Program, Executable]:
     if not all(v.static for v in g.inputs):
         raise ShapeError("build() needs static input shapes; specialize the graph first")
     g = optimize(g, options)
-    prog = _timed(options, "lower", lower_graph, g)
+    prog = _timed(options, "lower", lower_graph, g, options.plan_memory)
     module = _timed(options, "render_llvm", render_program, prog)
     raw_ir = str(module)
     compiled = _timed(options, "llvm_optimize_and_codegen", compile_ir, raw_ir)
@@ -94,6 +105,30 @@ def build(g: Graph, options: Options) -> tuple[Program, Executable]:
     if options.dump_dir:
         _dump(options.dump_dir, prog, raw_ir, compiled)
     return prog, Executable(meta, compiled.object_code, prog.weights)
+
+
+def analyze(g: Graph, options: Options) -> tuple[Graph, Program]:
+    """The passes and the lowering to kernel IR (no LLVM, no weights blob):
+    what statistics and `dlc inspect` need."""
+    g = optimize(g, options)
+    return g, lower_graph(g, options.plan_memory, weights=False)
+
+
+def statistics(g: Graph, prog: Program, onnx_nodes: int | None = None) -> dict:
+    """Machine-readable statistics of one compiled specialization."""
+    plan = prog.memory
+    stats = {
+        "kernels": len(prog.calls),
+        "arena_bytes": prog.arena_bytes,
+        "naive_bytes": plan.naive_bytes,
+        "live_lower_bound_bytes": plan.live_lower_bound_bytes,
+        "weights_bytes": prog.weights_bytes,
+        "ir_nodes": sum(len(n.attrs["body"].nodes) if n.op == "fused" else 1 for n in g.nodes),
+        "fused_kernels": sum(n.op == "fused" for n in g.nodes),
+    }
+    if onnx_nodes is not None:
+        stats = {"onnx_nodes": onnx_nodes, **stats}
+    return stats
 
 
 def _dump(d: str, prog: Program, raw_ir: str, compiled) -> None:

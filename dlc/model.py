@@ -263,16 +263,20 @@ def _signature_from_json(d: dict) -> Signature:
 
 
 def compile(model, target: str = "cpu", shapes: Mapping[str, Sequence[int]] | None = None,
-            dump_dir: str | None = None, check: bool = False) -> CompiledModel:
+            dump_dir: str | None = None, check: bool = False, fuse: bool = True,
+            plan_memory: bool = True) -> CompiledModel:
     """Compile an ONNX model (a path, bytes, or an onnx.ModelProto).
 
     ``shapes`` fixes input shapes at compile time ({name: dims}). Inputs
     whose shapes are all known compile now; otherwise each new shape
     signature compiles at its first call. ``dump_dir`` receives the graph
     after each pass, the kernels, LLVM IR before and after optimization and
-    assembly. ``check`` verifies the graph after every pass.
+    assembly. ``check`` verifies the graph after every pass. ``fuse`` and
+    ``plan_memory`` switch operator fusion and arena reuse off for comparison
+    (results are the same either way).
     """
-    options = Options(target=check_target(target), dump_dir=dump_dir, check=check)
+    options = Options(target=check_target(target), dump_dir=dump_dir, check=check, fuse=fuse,
+                      plan_memory=plan_memory)
     source = OnnxSource(model, shapes)
     graph, sig = source.build()
     graph = run_passes(graph, GENERIC_PASSES, check=check, dump_dir=dump_dir, prefix="generic_")

@@ -75,7 +75,8 @@ def test_run_onnx_with_random_inputs(model_file):
     assert "y: float32[5, 3]" in out.stdout and "m: float32[5]" in out.stdout
 
 
-@pytest.mark.parametrize("stage,expect", [("onnx", "ReduceMax"), ("ir", "tanh("), ("kernels", "kernel tanh_"),
+@pytest.mark.parametrize("stage,expect", [("onnx", "ReduceMax"), ("ir", "tanh("), ("fused", "onnx Tanh_1"),
+                                          ("memory", "# arena"), ("kernels", "kernel fused_mul_tanh_"),
                                           ("llvm", "@dlc_main(ptr"), ("asm", "dlc_main:")])
 def test_inspect_stages(model_file, stage, expect):
     out = dlc_cmd("inspect", model_file, "--stage", stage, "--shape", "x=2,3")
