@@ -20,7 +20,8 @@ from .codegen.program import Program
 from .ir import Graph, infer_shapes
 from .ir.errors import ShapeError, UnsupportedError
 from .ir.passes import (PassRecord, eliminate_common_subexpressions, fold_batch_norm, fold_constants,
-                        fuse_operators, materialize_outputs, recognize_layer_norm, remove_noops, run_passes)
+                        format_plan, fuse_operators, materialize_outputs, recognize_layer_norm, remove_noops,
+                        run_passes)
 from .runtime.executable import ExecMeta, Executable
 
 TARGETS = ("cpu",)
@@ -104,6 +105,8 @@ def build(g: Graph, options: Options) -> tuple[Program, Executable]:
     )
     if options.dump_dir:
         _dump(options.dump_dir, prog, raw_ir, compiled)
+        with open(os.path.join(options.dump_dir, "memory.txt"), "w") as f:
+            f.write(format_plan(g, prog.memory) + "\n")
     return prog, Executable(meta, compiled.object_code, prog.weights)
 
 

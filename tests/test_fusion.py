@@ -57,6 +57,36 @@ def test_conv_bias_relu_and_batch_norm_fold_into_one_kernel():
     check_model(model, {"x": rand(1, 3, 6, 6)})
 
 
+ACTIVATIONS = {
+    "Relu": ([], {}), "Clip": (["lo", "hi"], {}), "Sigmoid": ([], {}), "HardSwish": ([], {}),
+    "Gelu": ([], {}), "LeakyRelu": ([], {"alpha": 0.1}), "Tanh": ([], {}),
+}
+ANCHORS = {   # op -> (inputs after x, attributes, weight shapes, x shape)
+    "Conv": (["w", "b"], {"pads": [1, 1, 1, 1]}, {"w": (4, 3, 3, 3), "b": (4,)}, (1, 3, 5, 5)),
+    "ConvTranspose": (["w", "b"], {"strides": [2, 2]}, {"w": (3, 4, 3, 3), "b": (4,)}, (1, 3, 3, 3)),
+    "MatMul": (["w"], {}, {"w": (6, 4)}, (2, 3, 6)),
+    "Gemm": (["w", "b"], {"transB": 1}, {"w": (4, 6), "b": (4,)}, (3, 6)),
+}
+
+
+@pytest.mark.parametrize("act", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("anchor", sorted(ANCHORS))
+def test_anchor_bias_activation_and_residual_are_one_kernel(anchor, act):
+    """Conv / ConvTranspose / MatMul / Gemm, then an activation, then a residual
+    add of a graph input: one kernel, matching onnxruntime."""
+    extra, attrs, weights, xshape = ANCHORS[anchor]
+    inits = {k: rand(*shape, seed=i) for i, (k, shape) in enumerate(weights.items())}
+    inits.update(lo=np.array(0, np.float32), hi=np.array(1.5, np.float32))
+    act_inputs, act_attrs = ACTIVATIONS[act]
+    nodes = [helper.make_node(anchor, ["x"] + extra, ["a"], **attrs),
+             helper.make_node(act, ["a"] + act_inputs, ["h"], **act_attrs),
+             helper.make_node("Add", ["h", "r"], ["y"])]
+    out_shape = {"Conv": (1, 4, 5, 5), "ConvTranspose": (1, 4, 7, 7), "MatMul": (2, 3, 4), "Gemm": (3, 4)}[anchor]
+    model = make_model(nodes, [("x", np.float32, list(xshape)), ("r", np.float32, list(out_shape))], ["y"], inits)
+    assert len(onnx_kernels(model, {"x": xshape, "r": out_shape})) == 1
+    check_model(model, {"x": rand(*xshape, seed=9), "r": rand(*out_shape, seed=10)})
+
+
 def test_residual_add_and_clip_join_the_conv():
     g = Graph()
     x = g.add_input("x", "float32", (1, 4, 5, 5))

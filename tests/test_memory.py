@@ -123,3 +123,17 @@ def test_in_place_chain_uses_one_buffer():
     check_real_plan(opt, prog.memory)
     assert prog.memory.arena_bytes == 4096          # every elementwise step writes over its dying input
     assert len(prog.memory.inplace) == 4
+
+
+def test_arena_is_allocated_once_and_reused():
+    import dlc
+    from tests.util import make_model, rand
+    from onnx import helper
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Softmax", ["h"], ["y"])]
+    m = dlc.compile(make_model(nodes, [("x", np.float32, [4, 8])], ["y"], {"w": rand(8, 8)}))
+    exe = m.executable(m.compiled_shapes[0])
+    (arena, address), = exe._free          # allocated with the compiled code, before any run
+    assert arena.size >= exe.meta.arena_bytes > 0
+    for seed in range(3):
+        m(rand(4, 8, seed=seed))
+    assert [a for _, a in exe._free] == [address]   # every call ran in that one arena
