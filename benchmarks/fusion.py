@@ -8,8 +8,10 @@ PyTorch): the statistics `dlc inspect --json` prints, with fusion on and
 off; then, in this one process, dlc.compile(model, fuse=True) and
 (fuse=False) (memory planning on in both), both checked against
 onnxruntime, and `run` timed in interleaved rounds (fused, unfused,
-onnxruntime with one thread) after one warm-up run each; the medians are
-reported. Prints a markdown table (the one in the README).
+onnxruntime with one thread) after one warm-up run each: the median wall
+time of each, the median over rounds of unfused / fused wall time (paired,
+so a change of machine load hits both alike), and the median thread CPU
+time. Prints markdown tables (the ones in the README).
 """
 import argparse
 import os
@@ -76,13 +78,16 @@ def bench(name: str, path: str, runs: int) -> dict:
     row["max_abs_err"] = {k: float(np.abs(outs[k] - outs["onnxruntime"]).max()) for k in ("fused", "unfused")}
     row["max_abs_out"] = scale
     times = {k: [] for k in runners}
+    cpu = {k: [] for k in runners}
     for _ in range(runs):
         for k, f in runners.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             f()
             times[k].append(time.perf_counter() - t0)
+            cpu[k].append(time.thread_time() - c0)
     row["median_ms"] = {k: 1e3 * float(np.median(v)) for k, v in times.items()}
     row["min_ms"] = {k: 1e3 * float(np.min(v)) for k, v in times.items()}
+    row["median_cpu_ms"] = {k: 1e3 * float(np.median(v)) for k, v in cpu.items()}
     # paired: each round's unfused / fused time, so load changes hit both alike
     row["median_speedup"] = float(np.median(np.array(times["unfused"]) / np.array(times["fused"])))
     return row
@@ -99,16 +104,16 @@ def table(rows: list[dict]) -> str:
                    f"{f['arena_bytes'] / f['live_lower_bound_bytes']:.2f} | {mb(f['naive_bytes'])} "
                    f"({mb(u['naive_bytes'])}) | {mb(f['weights_bytes'])} |")
     if any("median_ms" in r for r in rows):
-        out += ["", "| model | fused | unfused | unfused / fused (median of paired rounds) | onnxruntime (1 thread) | "
-                "max abs error vs onnxruntime (fused, unfused) |",
-                "|---|---:|---:|---:|---:|---:|"]
+        out += ["", "| model | fused | unfused | unfused / fused, paired | fused, CPU time | unfused, CPU time | "
+                "onnxruntime (1 thread) | max abs error vs onnxruntime (fused, unfused) |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for r in rows:
             if "median_ms" not in r:
                 continue
-            t, e = r["median_ms"], r["max_abs_err"]
-            out.append(f"| {r['model']} | {t['fused']:.1f} ms | {t['unfused']:.1f} ms | {r['median_speedup']:.3f} | "
-                       f"{t['onnxruntime']:.1f} ms | {e['fused']:.1e}, {e['unfused']:.1e} (outputs up to "
-                       f"{r['max_abs_out']:.1f}) |")
+            t, c, e = r["median_ms"], r["median_cpu_ms"], r["max_abs_err"]
+            out.append(f"| {r['model']} | {t['fused']:.0f} ms | {t['unfused']:.0f} ms | {r['median_speedup']:.3f} | "
+                       f"{c['fused']:.0f} ms | {c['unfused']:.0f} ms | {t['onnxruntime']:.1f} ms | "
+                       f"{e['fused']:.1e}, {e['unfused']:.1e} (outputs up to {r['max_abs_out']:.1f}) |")
     return "\n".join(out)
 
 
