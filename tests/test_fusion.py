@@ -269,3 +269,47 @@ def test_options_switch_fusion(fuse):
     x = g.add_input("x", "float32", (4,))
     g.outputs = [g.op("exp", [g.op("neg", [x])])]
     assert len(kernels(g, fuse=fuse)) == (1 if fuse else 2)
+
+
+# ------------------------------------------------- every anchor, fused
+_WINDOW = {"strides": [1, 1], "dilations": [1, 1], "pads": [1, 1, 1, 1]}
+ANCHOR_CASES = {   # op -> (input shapes (a constant after the first), attributes)
+    "matmul": ([(2, 3, 5), (5, 4)], {}),
+    "conv": ([(1, 2, 5, 5), (3, 2, 3, 3), (3,)], _WINDOW),
+    "conv_transpose": ([(1, 2, 3, 3), (2, 3, 3, 3), (3,)],
+                       {"strides": [2, 2], "dilations": [1, 1], "pads": [0, 0, 0, 0], "output_padding": [1, 1]}),
+    "max_pool": ([(1, 2, 5, 5)], {"kernel": [3, 3], **_WINDOW}),
+    "avg_pool": ([(1, 2, 5, 5)], {"kernel": [3, 3], **_WINDOW}),
+    "softmax": ([(3, 4, 5)], {"axes": (2,)}),
+    "log_softmax": ([(3, 4, 5)], {"axes": (1, 2)}),
+    "normalize": ([(3, 4, 5)], {"axis": 1, "epsilon": 1e-5}),
+    **{op: ([(3, 4, 5)], {"axes": (0, 2), "keepdims": True}) for op in (
+        "reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_l1", "reduce_l2",
+        "reduce_log_sum_exp", "reduce_sum_square")},
+    "reduce_log_sum": ([(3, 4, 5)], {"axes": (1,), "keepdims": False}),
+}
+
+
+def test_every_anchor_op_has_a_fusion_case():
+    """An op of kind reduce or out_fusable gets a fused epilogue: its lowering
+    must mark accumulating stores partial (see ir/ops/base.py). Add a case
+    for a new one to ANCHOR_CASES."""
+    from dlc.ir import REGISTRY
+    anchors = {n for n, op in REGISTRY.items() if op.kind in ("reduce", "out_fusable")}
+    assert anchors == set(ANCHOR_CASES)
+
+
+@pytest.mark.parametrize("op", sorted(ANCHOR_CASES))
+def test_anchor_with_prologue_and_epilogue(op):
+    shapes, attrs = ANCHOR_CASES[op]
+    g = Graph()
+    x = g.add_input("x", "float32", shapes[0])
+    first = g.op("abs", [x]) if op == "reduce_log_sum" else g.op("mul", [x, g.const(np.float32(0.75))])
+    ins = [first] + [g.const(rand(*s, seed=i)) for i, s in enumerate(shapes[1:])]
+    a = g.op(op, ins, attrs)
+    g.outputs = [g.op("tanh", [g.op("add", [g.op("mul", [a, g.const(np.float32(1.5))]), g.const(np.float32(-0.25))])])]
+    ks = kernels(g)   # (conv and matmul fold the multiply, conv also the add, into their weights)
+    assert any(op in k and "tanh" in k for k in ks), ks
+    prologue = [k for k in ks if op in k and k.index(op) > 0]
+    assert bool(prologue) == (a.producer.opdef.kind == "reduce"), ks   # reduce anchors take it in
+    check_graph(g, [rand(*shapes[0], seed=5, low=0.1)], rtol=1e-4, atol=1e-5)
