@@ -100,7 +100,8 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         f, u = r["fused"], r["unfused"]
         out.append(f"| {r['model']} | {f['onnx_nodes']} | {f['kernels']} ({u['kernels']}) | "
-                   f"{f['kernels'] / f['onnx_nodes']:.2f} | {mb(f['arena_bytes'])} | {mb(f['live_lower_bound_bytes'])} | "
+                   f"{f['kernels'] / f['onnx_nodes']:.2f} | {mb(f['arena_bytes'])} | "
+                   f"{mb(f['live_lower_bound_bytes'])} | "
                    f"{f['arena_bytes'] / f['live_lower_bound_bytes']:.2f} | {mb(f['naive_bytes'])} "
                    f"({mb(u['naive_bytes'])}) | {mb(f['weights_bytes'])} |")
     if any("median_ms" in r for r in rows):
@@ -136,8 +137,8 @@ def main():
             else:
                 rows.append(bench(name, path, args.runs))
             print(rows[-1], file=sys.stderr, flush=True)
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, python {platform.python_version()}, "
-          f"onnxruntime with 1 thread; dlc runs on one thread")
+    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"python {platform.python_version()}, onnxruntime with 1 thread; dlc runs on one thread")
     print(table(rows))
 
 

@@ -137,8 +137,9 @@ def fused_graph_html(g: Graph, title: str = "", summary: dict | None = None) -> 
     for a, b, v in edges:
         x1, y1, x2, y2 = a.x + a.w / 2, a.y + a.h, b.x + b.w / 2, b.y
         mid = (y1 + y2) / 2
+        tip = html.escape(f"{v.name}: {v.type_str}")
         parts.append(f'<path d="M{x1:.1f},{y1:.1f} C{x1:.1f},{mid:.1f} {x2:.1f},{mid:.1f} {x2:.1f},{y2 - 4:.1f}" '
-                     f'class="e" marker-end="url(#arrow)"><title>{html.escape(v.name + ": " + v.type_str)}</title></path>')
+                     f'class="e" marker-end="url(#arrow)"><title>{tip}</title></path>')
     parts += [_svg_item(it) for it in items]
     legend = " ".join(f'<span style="background:{f};border:1px solid {s}">{k.replace("_", " ")}</span>'
                       for k, (f, s) in COLOURS.items())

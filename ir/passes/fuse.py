@@ -388,7 +388,8 @@ def partition(g: Graph) -> list[list[Node]]:
 def _order(part: _Partition) -> list[list[Node]]:
     """Groups in dependency order (ties: earliest first member first). The
     group graph is rebuilt from scratch here and must be acyclic."""
-    groups = {id(grp): sorted(grp.nodes, key=part.index.get) for grp in {id(x): x for x in part.group.values()}.values()}
+    unique = {id(grp): grp for grp in part.group.values()}
+    groups = {gid: sorted(grp.nodes, key=part.index.get) for gid, grp in unique.items()}
     first = {gid: part.index[nodes[0]] for gid, nodes in groups.items()}
     dag = nx.DiGraph()
     dag.add_nodes_from(groups)
