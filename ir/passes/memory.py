@@ -209,22 +209,18 @@ def plan_memory(g: Graph, scratch: Iterable[Interval] = (), reuse: bool = True) 
 
 def format_plan(g: Graph, plan: MemoryPlan) -> str:
     """The plan as text: one line per buffer (offset, size, lifetime in
-    steps, what it reuses), then the totals."""
-    names = {}
-    for step, n in enumerate(g.nodes):
-        for v in n.outputs:
-            names[v] = step
+    steps, what it is written over), then the totals."""
+    own = {iv.key: iv for iv in value_intervals(g)}   # each value's own lifetime
     lines = [f"{'offset':>12} {'bytes':>12}  {'steps':<11} buffer"]
     rows = []
     for iv in plan.intervals:
         for key in (iv.key, *iv.shared):
-            name = key.name if hasattr(key, "name") else str(key)
-            size = key.nbytes if isinstance(key, Value) else iv.size
-            start = names.get(key, iv.start)
+            life = own.get(key, iv)
+            name = key.name if isinstance(key, Value) else f"{key.name} (kernel scratch)"
             note = f"  (in place over {plan.inplace[key].name})" if key in plan.inplace else ""
-            rows.append((plan.offsets[key], start, f"{plan.offsets[key]:>12} {size:>12}  "
-                         f"{f'{start}..{iv.end}':<11} {name}{note}"))
-    lines += [r[2] for r in sorted(rows, key=lambda r: (r[1], r[0]))]
+            rows.append((life.start, plan.offsets[key], f"{plan.offsets[key]:>12} {life.size:>12}  "
+                         f"{f'{life.start}..{life.end}':<11} {name}{note}"))
+    lines += [r[2] for r in sorted(rows, key=lambda r: (r[0], r[1]))]
     lines.append(f"# arena {plan.arena_bytes} bytes; naive {plan.naive_bytes}; "
                  f"live lower bound {plan.live_lower_bound_bytes}")
     return "\n".join(lines)
