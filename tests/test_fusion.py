@@ -313,3 +313,17 @@ def test_anchor_with_prologue_and_epilogue(op):
     prologue = [k for k in ks if op in k and k.index(op) > 0]
     assert bool(prologue) == (a.producer.opdef.kind == "reduce"), ks   # reduce anchors take it in
     check_graph(g, [rand(*shapes[0], seed=5, low=0.1)], rtol=1e-4, atol=1e-5)
+
+
+def test_layer_norm_pattern_left_alone_when_its_parts_are_needed():
+    g = Graph()
+    x = g.add_input("x", "float32", (2, 8))
+    mean = g.op("reduce_mean", [x], {"axes": (1,), "keepdims": True})
+    d = g.op("sub", [x, mean])
+    var = g.op("reduce_mean", [g.op("mul", [d, d])], {"axes": (1,), "keepdims": True})
+    y = g.op("div", [d, g.op("sqrt", [g.op("add", [var, g.const(np.float32(1e-5))])])])
+    g.outputs = [y, mean]            # the mean is an output too: a normalize would compute it again
+    assert "normalize" not in sum(kernels(g), [])
+    g.outputs = [y]
+    assert "normalize" in sum(kernels(g), [])
+    check_graph(g, [rand(2, 8)], atol=1e-5)

@@ -135,6 +135,11 @@ def _layer_norm(g: Graph, n: Node):
     if not axes or tuple(rv.attrs["axes"]) != axes or axes != tuple(range(r - len(axes), r)) \
             or not rm.attrs["keepdims"] or not rv.attrs["keepdims"]:
         return None
+    users = g.users()   # the parts must not be needed elsewhere, or the mean would be computed twice
+    inner = {rm, sub, sqr, rv, ve, sq, n}
+    if any(u not in inner for m in inner - {n} for v in m.outputs for u in users.get(v, ())) \
+            or any(v in g.outputs for m in inner - {n} for v in m.outputs):
+        return None
     return [g.op("normalize", [x], {"axis": axes[0], "epsilon": eps},
                  source=_join_sources(rm, sub, sqr, rv, ve, sq, n))]
 
