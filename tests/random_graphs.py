@@ -1,6 +1,6 @@
 """Random small IR graphs for property tests of fusion and memory planning:
 chains and diamonds of elementwise ops with broadcasting, reductions,
-softmax, matmuls, transposes and views, with several outputs."""
+softmax, matmuls, transposes, slices, expands and views, with several outputs."""
 from __future__ import annotations
 
 import numpy as np
@@ -29,7 +29,7 @@ def graphs(draw, max_nodes: int = 10) -> tuple[Graph, list[np.ndarray]]:
     for _ in range(draw(st.integers(1, max_nodes))):
         x = draw(st.sampled_from(vals))
         choice = draw(st.sampled_from(["unary", "binary", "binary", "reduce", "softmax", "matmul",
-                                       "transpose", "reshape", "unary", "binary"]))
+                                       "transpose", "reshape", "unary", "binary", "slice", "expand"]))
         if choice == "unary":
             v = g.op(draw(st.sampled_from(UNARY)), [x])
         elif choice == "binary":
@@ -45,7 +45,14 @@ def graphs(draw, max_nodes: int = 10) -> tuple[Graph, list[np.ndarray]]:
             v = g.op(draw(st.sampled_from(BINARY)), args)
         elif choice == "reduce" and x.rank >= 1:
             v = g.op(draw(st.sampled_from(["reduce_sum", "reduce_mean", "reduce_max"])), [x],
-                     {"axes": (x.rank - 1,), "keepdims": True})
+                     {"axes": (x.rank - 1,), "keepdims": draw(st.booleans()) or x.rank == 1})
+        elif choice == "slice" and x.shape[-1] >= 2:   # every other element of the last axis, maybe reversed
+            step = draw(st.sampled_from([2, -1, -2]))
+            start, end = (0, x.shape[-1]) if step > 0 else (x.shape[-1] - 1, -x.shape[-1] - 1)
+            v = g.op("slice", [x, g.const(np.array([start], np.int64)), g.const(np.array([end], np.int64)),
+                               g.const(np.array([x.rank - 1], np.int64)), g.const(np.array([step], np.int64))])
+        elif choice == "expand":   # a new leading axis of 2
+            v = g.op("expand", [x, g.const(np.array((2,) + x.shape, np.int64))])
         elif choice == "softmax" and x.rank >= 1:
             v = g.op("softmax", [x], {"axes": (x.rank - 1,)})
         elif choice == "matmul" and x.rank >= 2:
