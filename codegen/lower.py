@@ -56,9 +56,9 @@ def lower_node(node: Node, name: str) -> tuple[Kernel, dict[Buffer, Value]]:
     return kernel, {b: v for v, b in bufs.items()}
 
 
-def _weights_layout(g: Graph, fill: bool = True) -> tuple[dict[Value, int], np.ndarray]:
-    """Offsets of the constants in the weights blob, and the blob (left
-    empty, but sized, unless `fill`)."""
+def _weights_layout(g: Graph, fill: bool = True) -> tuple[dict[Value, int], np.ndarray, int]:
+    """Offsets of the constants in the weights blob, the blob (empty
+    unless `fill`) and its size in bytes."""
     offsets, total = {}, 0
     consts = g.constants()
     for c in consts:
