@@ -6,11 +6,19 @@
 Loops and ifs are context managers; expressions are built with Python
 operators and the math helpers below. Loads of one-element constants become
 immediates, so ``x * 0.5`` in a model costs no memory traffic.
+
+Fusion hooks (see codegen/fuse.py): a Buffer may carry a load hook (a load
+of a value computed inside a fused group inlines its producer's formula at
+that index) and a store hook (the final store of a group's anchor applies
+the fused epilogue). A lowering that keeps an accumulator in its output
+writes it with ``store(..., partial=True)`` (never hooked) and calls
+``finish`` once a region of the output is final. Without hooks all of this
+is plain loads and stores, and ``finish`` emits nothing.
 """
 from __future__ import annotations
 
 from contextlib import ExitStack, contextmanager
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -24,6 +32,8 @@ class KernelBuilder:
         self.kernel = Kernel(name, [], Block(), sources=list(sources))
         self._blocks: list[Block] = [self.kernel.body]
         self._names: set[str] = set()
+        self._load_hooks: dict[Buffer, Callable[[list[Expr]], Expr]] = {}
+        self._store_hooks: dict[Buffer, Callable[[list[Expr], Expr], None]] = {}
 
     # ---------------------------------------------------------- structure
     def fresh(self, hint: str) -> str:
@@ -88,6 +98,9 @@ class KernelBuilder:
 
     # ------------------------------------------------------------- memory
     def load(self, buf: Buffer, idx: Sequence) -> Expr:
+        hook = self._load_hooks.get(buf)
+        if hook is not None:
+            return hook([as_expr(i) for i in idx])
         if buf.const is not None and buf.numel == 1:
             return Const(buf.const.reshape(-1)[0], buf.dtype)
         return Load(buf, [as_expr(i) for i in idx])
@@ -98,11 +111,42 @@ class KernelBuilder:
         return self.load(buf, [Const(0, kir.INDEX) if d == 1 else out_idx[lead + i]
                                for i, d in enumerate(buf.shape)])
 
-    def store(self, buf: Buffer, idx: Sequence, value) -> None:
+    def store(self, buf: Buffer, idx: Sequence, value, partial: bool = False) -> None:
+        """``buf[idx] = value``. ``partial``: not the op's result yet (an
+        accumulator kept in the output), so a fused epilogue must not see it."""
         value = as_expr(value, buf.dtype)
         if value.dtype != buf.dtype:
             raise TypeError(f"store of {value.dtype} into {buf.name} ({buf.dtype})")
+        hook = None if partial else self._store_hooks.get(buf)
+        if hook is not None:
+            hook([as_expr(i) for i in idx], value)
+            return
         self.emit(Store(buf, tuple(as_expr(i) for i in idx), value))
+
+    def finish(self, buf: Buffer, prefix: Sequence, extents: Sequence[int]) -> None:
+        """The elements ``buf[*prefix, j...]`` (j over `extents`), written so far
+        with partial stores, are final: a fused epilogue runs over them here,
+        while they are hot in cache. Emits nothing when `buf` has none."""
+        if buf not in self._store_hooks:
+            return
+        with self.loops(extents, "e", parallel=False) as rest:
+            idx = [as_expr(i) for i in prefix] + list(rest)
+            self.store(buf, idx, Load(buf, idx))
+
+    def on_load(self, buf: Buffer, hook: Callable[[list[Expr]], Expr]) -> None:
+        """Loads of `buf` call ``hook(idx)`` for their value instead of reading memory."""
+        self._load_hooks[buf] = hook
+
+    def on_store(self, buf: Buffer, hook: Callable[[list[Expr], Expr], None]) -> None:
+        """Final (non-partial) stores to `buf` call ``hook(idx, value)`` instead."""
+        self._store_hooks[buf] = hook
+
+    def compose(self, body, ins: Sequence[Buffer], outs: Sequence[Buffer]) -> None:
+        """Lower a fused group (an IR sub-graph whose inputs and outputs live in
+        `ins` and `outs`) into this kernel by composing its ops' own formulas
+        and loop nests; see codegen/fuse.py."""
+        from .fuse import lower_group
+        lower_group(self, body, list(ins), list(outs))
 
     def scratch(self, dtype, shape: Sequence[int], name: str = "tmp") -> Buffer:
         """Kernel-private memory, placed in the arena for the kernel's duration."""

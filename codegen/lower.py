@@ -1,6 +1,7 @@
 """Lower a specialized graph to a Program: one kernel per node, each built
 by its op's definition (a scalar formula for elementwise ops, a loop nest
-for the rest), with storage from the memory plan.
+for the rest; a fused node composes its members', see codegen/fuse.py),
+with storage from the memory plan (dlc.ir.passes.memory).
 
 The graph must have static shapes, outputs that are produced by real
 (non-view) nodes, and no value listed twice among its outputs
@@ -12,7 +13,8 @@ import numpy as np
 
 from ..ir import Graph, Node, Value
 from ..ir.errors import UnsupportedError
-from ..ir.passes.memory import ALIGN, Interval, pack, value_intervals, view_base
+from ..ir.ops import kernel_name, node_sources
+from ..ir.passes.memory import ALIGN, Interval, plan_memory, view_base
 from .builder import KernelBuilder
 from .kir import Buffer, Kernel
 from .program import Call, Program, Storage, TensorSpec
@@ -29,7 +31,7 @@ def lower_elementwise(k: KernelBuilder, opdef, ins: list[Buffer | None], outs: l
 def lower_node(node: Node, name: str) -> tuple[Kernel, dict[Buffer, Value]]:
     """Build the kernel of one node; returns it with the Value behind each param."""
     opdef = node.opdef
-    k = KernelBuilder(name, [node.source] if node.source else [])
+    k = KernelBuilder(name, node_sources(node))
     bufs: dict[Value, Buffer] = {}
 
     def buffer(v: Value) -> Buffer:
@@ -54,21 +56,27 @@ def lower_node(node: Node, name: str) -> tuple[Kernel, dict[Buffer, Value]]:
     return kernel, {b: v for v, b in bufs.items()}
 
 
-def _weights_layout(g: Graph) -> tuple[dict[Value, int], np.ndarray]:
+def _weights_layout(g: Graph, fill: bool = True) -> tuple[dict[Value, int], np.ndarray, int]:
+    """Offsets of the constants in the weights blob, the blob (empty
+    unless `fill`) and its size in bytes."""
     offsets, total = {}, 0
     consts = g.constants()
     for c in consts:
         offsets[c] = total
         total += (c.nbytes + ALIGN - 1) // ALIGN * ALIGN
+    if not fill:
+        return offsets, np.zeros(0, np.uint8), total
     blob = np.zeros(total, np.uint8)
     for c in consts:
         raw = np.ascontiguousarray(c.const).view(np.uint8).reshape(-1)
         blob[offsets[c]:offsets[c] + raw.size] = raw
     blob.setflags(write=False)
-    return offsets, blob
+    return offsets, blob, total
 
 
-def lower_graph(g: Graph) -> Program:
+def lower_graph(g: Graph, reuse_memory: bool = True, weights: bool = True) -> Program:
+    """`reuse_memory`: best-fit arena with in-place reuse (else one slot per buffer).
+    `weights`: build the weights blob (statistics need only its size)."""
     prog = Program(
         g.name,
         inputs=[TensorSpec(v.name, v.dtype, v.shape) for v in g.inputs],
@@ -77,13 +85,14 @@ def lower_graph(g: Graph) -> Program:
     steps: list[tuple[int, Kernel, dict[Buffer, Value]]] = []
     for i, n in enumerate(g.nodes):
         if n.opdef.kind != "view":
-            steps.append((i, *lower_node(n, f"{n.op}_{i}")))
+            steps.append((i, *lower_node(n, kernel_name(n, i))))
 
     # memory: values live from definition to last use; scratch only during its step
     scratch = [Interval(sb, sb.numel * sb.dtype.itemsize, i, i) for i, kernel, _ in steps for sb in kernel.scratch]
-    plan = pack(value_intervals(g) + scratch)
+    plan = plan_memory(g, scratch, reuse=reuse_memory)
+    prog.memory = plan
     prog.arena_bytes = plan.arena_bytes
-    woffsets, prog.weights = _weights_layout(g)
+    woffsets, prog.weights, prog.weights_bytes = _weights_layout(g, weights)
     in_index = {v: j for j, v in enumerate(g.inputs)}
     out_index = {v: j for j, v in enumerate(g.outputs)}
 

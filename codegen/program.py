@@ -41,6 +41,8 @@ class Program:
     calls: list[Call] = field(default_factory=list)
     weights: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     arena_bytes: int = 0
+    weights_bytes: int = 0
+    memory: object = None   # the MemoryPlan (offsets, lifetimes, statistics)
 
     @property
     def kernels(self) -> list[Kernel]:

@@ -86,10 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("inspect", help="print a model at a compilation stage",
                        description="Print a model after a compilation stage: the IR after the graph passes, "
-                                   "the kernels, or the optimized LLVM IR / assembly.")
+                                   "the fused kernels and the ONNX nodes in each, the memory plan, the kernels, "
+                                   "or the optimized LLVM IR / assembly; or statistics as JSON, or a picture "
+                                   "of the fused graph.")
     i.add_argument("model", help="the .onnx file")
-    i.add_argument("--stage", default="ir", choices=("onnx", "ir", "kernels", "llvm", "asm"),
+    i.add_argument("--stage", default="ir", choices=("onnx", "ir", "fused", "memory", "kernels", "llvm", "asm"),
                    help="what to print (default: ir)")
+    i.add_argument("--json", action="store_true",
+                   help="print statistics as JSON instead: onnx_nodes, kernels, arena_bytes, naive_bytes, "
+                        "live_lower_bound_bytes, weights_bytes")
+    i.add_argument("--html", metavar="FILE", help="also write a picture of the fused graph (self-contained HTML)")
+    i.add_argument("--no-fuse", action="store_true", help="switch operator fusion off")
+    i.add_argument("--no-plan", action="store_true", help="switch memory reuse off (one arena slot per buffer)")
     _add_shape_option(i)
 
     k = sub.add_parser("check", help="list what keeps a model from compiling, and lint it",
@@ -270,33 +278,52 @@ def cmd_doctor(args) -> int:
 
 
 def cmd_inspect(args) -> int:
-    from .compiler import GENERIC_PASSES, Options, optimize, specialize
+    import json
+    from .compiler import GENERIC_PASSES, Options, analyze, optimize, specialize, statistics
     from .codegen.kir_print import format_kernel
     from .codegen.llvm.jit import compile_ir
     from .codegen.llvm.module import render_program
     from .codegen.lower import lower_graph
     from .ir.errors import ShapeError
-    from .ir.passes import run_passes
+    from .ir.passes import describe_kernels, format_plan, run_passes
     from .model import OnnxSource
 
     source = OnnxSource(args.model, dict(args.shape) or None)
-    if args.stage == "onnx":
+    if args.stage == "onnx" and not (args.json or args.html):
         print(_onnx_summary(source.model))
         return 0
     g, sig = source.build()
     g = run_passes(g, GENERIC_PASSES)
     if not all(v.static for v in g.inputs):
-        if args.stage == "ir":
+        if args.stage == "ir" and not (args.json or args.html):
             print(g)
             _say("note: symbolic input dims; give --shape NAME=... to see the specialized graph")
             return 0
         raise ShapeError("this stage needs static input shapes: give --shape NAME=D0,D1,... for "
                          + ", ".join(i.name for i in sig.inputs if not all(isinstance(d, int) for d in i.shape)))
-    g = optimize(specialize(g, [v.shape for v in g.inputs]), Options())
-    if args.stage == "ir":
-        print(g)
+    options = Options(fuse=not args.no_fuse, plan_memory=not args.no_plan)
+    g = specialize(g, [v.shape for v in g.inputs])
+    if args.stage == "ir" and not (args.json or args.html):   # the IR as fusion gets it
+        print(optimize(g, Options(fuse=options.fuse, disabled_passes={"fuse_operators"})))
         return 0
-    prog = lower_graph(g)
+    g, prog = analyze(g, options)
+    if args.json or args.html:
+        stats = statistics(g, prog, onnx_nodes=len(source.model.graph.node))
+        if args.html:
+            from .ir.draw import fused_graph_html
+            with open(args.html, "w") as f:
+                f.write(fused_graph_html(g, os.path.basename(args.model), stats))
+            _say(f"picture written to {args.html}")
+        if args.json:
+            print(json.dumps(stats, indent=2))
+        return 0
+    if args.stage == "fused":
+        print(describe_kernels(g))
+        return 0
+    if args.stage == "memory":
+        print(format_plan(g, prog.memory))
+        return 0
+    prog = lower_graph(g, options.plan_memory)
     if args.stage == "kernels":
         for c in prog.calls:
             print(format_kernel(c.kernel))

@@ -20,8 +20,9 @@ from .codegen.lower import lower_graph
 from .codegen.program import Program
 from .ir import Graph, infer_shapes
 from .ir.errors import ShapeError, UnsupportedError
-from .ir.passes import (PassRecord, eliminate_common_subexpressions, fold_constants, materialize_outputs,
-                        remove_noops, run_passes)
+from .ir.passes import (PassRecord, eliminate_common_subexpressions, fold_batch_norm, fold_constants,
+                        format_plan, fuse_operators, materialize_outputs, recognize_layer_norm, remove_noops,
+                        run_passes)
 from .runtime.executable import ExecMeta, Executable
 
 TARGETS = ("cpu",)
@@ -31,14 +32,16 @@ TARGETS = ("cpu",)
 STAGES = ("fusion", "memory_planning", "layout")
 # the STAGES this build has and that honour the switch (`dlc compare --ablate`
 # tries these); code that implements a stage adds its name here
-IMPLEMENTED_STAGES: frozenset = frozenset()
+IMPLEMENTED_STAGES: frozenset = frozenset({"fusion", "memory_planning"})
 # passes the pipeline cannot run without (codegen relies on what they promise)
 REQUIRED_PASSES = frozenset({"materialize_outputs"})
 
 # before shapes are known (cheap, shape-agnostic cleanup)
 GENERIC_PASSES = [fold_constants, remove_noops, eliminate_common_subexpressions]
-# once every dim is a number: Shape chains fold, no-ops show
-SPECIALIZED_PASSES = [fold_constants, remove_noops, eliminate_common_subexpressions, materialize_outputs]
+# once every dim is a number: Shape chains fold, no-ops show; then fusion
+SPECIALIZED_PASSES = [fold_constants, remove_noops, eliminate_common_subexpressions, fold_batch_norm,
+                      recognize_layer_norm, materialize_outputs, fuse_operators]
+FUSION_PASSES = ("fold_batch_norm", "recognize_layer_norm", "fuse_operators")
 
 
 @dataclass
@@ -46,6 +49,9 @@ class Options:
     target: str = "cpu"
     dump_dir: str | None = None
     check: bool = False          # verify the graph after every pass
+    # conveniences for the "fusion" and "memory_planning" stages of `disabled_passes`:
+    fuse: bool = True            # the fusion passes (FUSION_PASSES): off gives one kernel per op
+    plan_memory: bool = True     # best-fit arena with in-place reuse: off gives each buffer its own slot
     log: list = field(default_factory=list)   # PassRecords and stage timings
     # passes (by function name) and stages (STAGES) to skip: for ablation
     # (`dlc compare --ablate`) and for working around a pass bug
@@ -55,7 +61,9 @@ class Options:
     kernel_timings: bool = False  # attribute compile time to kernels (dlc compile --timings)
 
     def __post_init__(self):
-        self.disabled_passes = frozenset(self.disabled_passes)
+        self.disabled_passes = frozenset(self.disabled_passes) | frozenset(
+            name for name, on in (("fusion", self.fuse), ("memory_planning", self.plan_memory)) if not on)
+        self.fuse, self.plan_memory = self.enabled("fusion"), self.enabled("memory_planning")
         bad = self.disabled_passes - known_passes()
         if bad:
             raise UnsupportedError(f"cannot disable unknown pass(es) {', '.join(sorted(bad))}; known: "
@@ -72,8 +80,10 @@ class Options:
         return name not in self.disabled_passes
 
     def passes(self, pipeline) -> list:
-        """`pipeline` without the disabled passes."""
-        return [p for p in pipeline if p.__name__ not in self.disabled_passes]
+        """`pipeline` without the disabled passes (and without FUSION_PASSES
+        when the "fusion" stage is off)."""
+        off = self.disabled_passes | (frozenset(FUSION_PASSES) if not self.fuse else frozenset())
+        return [p for p in pipeline if p.__name__ not in off]
 
     def cache_key(self) -> dict:
         """The options that change generated code (part of the compile-cache key)."""
@@ -131,7 +141,7 @@ def build(g: Graph, options: Options, inplace: dict[int, int] | None = None) -> 
     if not all(v.static for v in g.inputs):
         raise ShapeError("build() needs static input shapes; specialize the graph first")
     g = optimize(g, options)
-    prog = _timed(options, "lower", lower_graph, g)
+    prog = _timed(options, "lower", lower_graph, g, options.plan_memory)
     if inplace:
         prog = alias_outputs(prog, inplace)
     render_seconds = {} if options.kernel_timings else None
@@ -152,7 +162,33 @@ def build(g: Graph, options: Options, inplace: dict[int, int] | None = None) -> 
     )
     if options.dump_dir:
         _dump(options.dump_dir, prog, raw_ir, compiled)
+        with open(os.path.join(options.dump_dir, "memory.txt"), "w") as f:
+            f.write(format_plan(g, prog.memory) + "\n")
     return prog, Executable(meta, compiled.object_code, prog.weights)
+
+
+def analyze(g: Graph, options: Options) -> tuple[Graph, Program]:
+    """The passes and the lowering to kernel IR (no LLVM, no weights blob):
+    what statistics and `dlc inspect` need."""
+    g = optimize(g, options)
+    return g, lower_graph(g, options.plan_memory, weights=False)
+
+
+def statistics(g: Graph, prog: Program, onnx_nodes: int | None = None) -> dict:
+    """Machine-readable statistics of one compiled specialization."""
+    plan = prog.memory
+    stats = {
+        "kernels": len(prog.calls),
+        "arena_bytes": prog.arena_bytes,
+        "naive_bytes": plan.naive_bytes,
+        "live_lower_bound_bytes": plan.live_lower_bound_bytes,
+        "weights_bytes": prog.weights_bytes,
+        "ir_nodes": sum(len(n.attrs["body"].nodes) if n.op == "fused" else 1 for n in g.nodes),
+        "fused_kernels": sum(n.op == "fused" for n in g.nodes),
+    }
+    if onnx_nodes is not None:
+        stats = {"onnx_nodes": onnx_nodes, **stats}
+    return stats
 
 
 def _dump(d: str, prog: Program, raw_ir: str, compiled) -> None:

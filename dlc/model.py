@@ -343,7 +343,8 @@ def _signature_from_json(d: dict) -> Signature:
 
 def compile(model, target: str = "cpu", shapes: Mapping[str, Sequence[int]] | None = None,
             dump_dir: str | None = None, check: bool = False, fallback: str | None = None,
-            cache: bool = True, disable_passes: Sequence[str] = (), kernel_timings: bool = False) -> CompiledModel:
+            cache: bool = True, disable_passes: Sequence[str] = (), kernel_timings: bool = False,
+            fuse: bool = True, plan_memory: bool = True) -> CompiledModel:
     """Compile an ONNX model (a path, bytes, or an onnx.ModelProto), or a dlc.keras model.
 
     ``shapes`` fixes input shapes at compile time ({name: dims}). Inputs
@@ -356,10 +357,13 @@ def compile(model, target: str = "cpu", shapes: Mapping[str, Sequence[int]] | No
     share of run time); off by default. ``cache`` uses the on-disk compile
     cache (dlc/cache.py). ``disable_passes`` names passes or stages to skip.
     ``kernel_timings`` attributes compile time to kernels (in `compile_log`;
-    it costs an extra LLVM compile of each kernel on its own).
+    it costs an extra LLVM compile of each kernel on its own). ``fuse`` and
+    ``plan_memory`` switch operator fusion and arena reuse off for comparison
+    (results are the same either way).
     """
     options = Options(target=check_target(target), dump_dir=dump_dir, check=check, fallback=fallback,
-                      cache=cache, disabled_passes=frozenset(disable_passes), kernel_timings=kernel_timings)
+                      cache=cache, disabled_passes=frozenset(disable_passes), kernel_timings=kernel_timings,
+                      fuse=fuse, plan_memory=plan_memory)
     if hasattr(model, "to_onnx"):   # a dlc.keras model
         model = model.to_onnx()
     source = OnnxSource(model, shapes, fallback)

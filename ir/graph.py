@@ -104,6 +104,8 @@ class Node:
 
 
 def _attr_str(a) -> str:
+    if isinstance(a, Graph):   # a fused node's body: its members' ops
+        return "{" + "; ".join(n.op for n in a.nodes) + "}"
     if isinstance(a, np.ndarray):
         return _const_str(a)
     if isinstance(a, np.dtype):

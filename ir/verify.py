@@ -11,7 +11,7 @@ def verify(g: Graph) -> Graph:
     Checks: every op is registered; nodes are in topological order; each
     Value has one producer and its ``producer`` points back; names are
     unique; recorded types equal what the op's rule infers now; outputs are
-    defined."""
+    defined. Sub-graphs held in attributes (fused bodies) are verified too."""
     defined = set(g.inputs)
     names: dict[str, object] = {}
 
@@ -38,6 +38,9 @@ def verify(g: Graph) -> Graph:
                 raise ModelError(f"verify: {v.name} is defined twice or its producer is wrong")
             name_ok(v)
             defined.add(v)
+        for a in n.attrs.values():   # a fused node's body is a graph of its own
+            if isinstance(a, Graph):
+                verify(a)
         types = infer_node(n)
         have = [(v.dtype, v.shape) for v in n.outputs]
         if len(types) != len(have) or any(t[0] != h[0] or tuple(t[1]) != tuple(h[1])

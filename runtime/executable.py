@@ -1,6 +1,7 @@
 """An Executable: the native code of one shape specialization, its weights,
 and a pool of arenas. Calling it is one native call.
 
+The arena is allocated once, with the Executable, and reused by every call.
 Concurrent calls are safe: each call takes its own arena from the pool (a
 new one when all are busy), so no two calls share scratch memory. ctypes
 releases the GIL during the native call.
@@ -99,28 +100,37 @@ class Executable:
         self.weights.setflags(write=False)
         self._native = NativeCode(object_code)     # keeps the code alive
         self._fn = _ENTRY_TYPE(self._native.address(ENTRY))
-        self._out_specs = [(np.dtype(d), tuple(s)) for d, s in zip(meta.output_dtypes, meta.output_shapes)]
+        # outputs of a page or more are cache-line aligned, like the arena: kernels
+        # (a fused matmul accumulating in its output) run slower on split vectors
+        self._out_specs = []
+        for d, s in zip(meta.output_dtypes, meta.output_shapes):
+            nbytes = int(np.prod(s, dtype=np.int64)) * np.dtype(d).itemsize
+            self._out_specs.append((np.dtype(d), tuple(s), nbytes, nbytes < 4096))
         self._weights_ptr = self.weights.ctypes.data
         n_in = len(meta.input_dtypes)
         self._table_type = ctypes.c_void_p * max(n_in + len(self._out_specs), 1)
         self._outputs_at = n_in * ctypes.sizeof(ctypes.c_void_p)
-        self._free: list[tuple[np.ndarray, int]] = []   # arenas not in use, with their addresses
         self._lock = threading.Lock()
         self._inplace = [(j, i) for j, i in meta.inplace]
+        self._free: list[tuple[np.ndarray, int]] = [self._new_arena()]   # arenas not in use, with addresses
+
+    def _new_arena(self) -> tuple[np.ndarray, int]:
+        arena = aligned_empty(max(self.meta.arena_bytes, 1))
+        return arena, arena.ctypes.data
 
     def _take_arena(self) -> tuple[np.ndarray, int]:
         with self._lock:
             if self._free:
                 return self._free.pop()
-        arena = aligned_empty(max(self.meta.arena_bytes, 1))
-        return arena, arena.ctypes.data
+        return self._new_arena()   # another call holds the others
 
     def run(self, inputs: list[np.ndarray], timestamps: np.ndarray | None = None) -> list[np.ndarray]:
         """Run on inputs that already match the specialization (dtype, shape,
         C-contiguous): the caller validates. ``timestamps``: an int64 array of
         len(meta.calls) + 1 that receives a monotonic clock reading (ns)
         before the first kernel and after each (the per-kernel profile)."""
-        outs = [np.empty(shape, dtype) for dtype, shape in self._out_specs]
+        outs = [np.empty(shape, dtype) if small else aligned_empty(nbytes).view(dtype).reshape(shape)
+                for dtype, shape, nbytes, small in self._out_specs]
         for j, i in self._inplace:   # written over the input: the input array is the output
             outs[j] = inputs[i]
         # one table: the input pointers, then the output pointers

@@ -65,7 +65,7 @@ def test_compile_default_output_name_and_timings_and_dump(model_file, tmp_path):
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "m.dlc").exists()
     assert "llvm_optimize_and_codegen" in out.stderr and "fold_constants" in out.stderr
-    for name in ("kernels.txt", "module.ll", "module.opt.ll", "module.s"):
+    for name in ("kernels.txt", "memory.txt", "module.ll", "module.opt.ll", "module.s"):
         assert (tmp_path / "dump" / name).stat().st_size > 0
 
 
@@ -75,12 +75,27 @@ def test_run_onnx_with_random_inputs(model_file):
     assert "y: float32[5, 3]" in out.stdout and "m: float32[5]" in out.stdout
 
 
-@pytest.mark.parametrize("stage,expect", [("onnx", "ReduceMax"), ("ir", "tanh("), ("kernels", "kernel tanh_"),
+@pytest.mark.parametrize("stage,expect", [("onnx", "ReduceMax"), ("ir", "tanh("), ("fused", "onnx Tanh_1"),
+                                          ("memory", "# arena"), ("kernels", "kernel fused_mul_tanh_"),
                                           ("llvm", "@dlc_main(ptr"), ("asm", "dlc_main:")])
 def test_inspect_stages(model_file, stage, expect):
     out = dlc_cmd("inspect", model_file, "--stage", stage, "--shape", "x=2,3")
     assert out.returncode == 0, out.stderr
     assert expect in out.stdout
+
+
+def test_inspect_json_statistics_and_picture(model_file, tmp_path):
+    import json
+    out = dlc_cmd("inspect", model_file, "--shape", "x=2,3", "--json", "--html", tmp_path / "g.html")
+    assert out.returncode == 0, out.stderr
+    stats = json.loads(out.stdout)
+    assert stats["onnx_nodes"] == 3 and stats["kernels"] == 2
+    for key in ("arena_bytes", "naive_bytes", "live_lower_bound_bytes", "weights_bytes"):
+        assert isinstance(stats[key], int)
+    page = (tmp_path / "g.html").read_text()
+    assert "<svg" in page and "fused_mul_tanh_0" in page and "onnx Tanh_1" in page and "<script" not in page
+    unfused = json.loads(dlc_cmd("inspect", model_file, "--shape", "x=2,3", "--json", "--no-fuse").stdout)
+    assert unfused["kernels"] == 3
 
 
 def test_inspect_symbolic_ir_without_shape(model_file):

@@ -46,7 +46,7 @@ def test_planted_wrong_lowering_is_found_and_blamed_on_the_lowering(wrong_relu):
     first = r.first_divergence
     assert first is not None and r.exit_code == 1
     assert (first.node, first.op_type, first.output) == ("act", "Relu", "r")
-    assert first.kernel.startswith("relu_") and first.max_abs == pytest.approx(0.25, abs=1e-6)
+    assert "relu" in first.kernel and first.max_abs == pytest.approx(0.25, abs=1e-6)   # maybe a fused kernel
     assert [v.node for v in r.diverging][0] == "act" and "fc" not in [v.node for v in r.diverging]
     assert r.culprits == []                       # no pass removal fixes it
     text = r.format()

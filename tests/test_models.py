@@ -1,4 +1,5 @@
-"""End to end: whole models compiled by dlc match onnxruntime (rtol 1e-4).
+"""End to end: whole models compiled by dlc match onnxruntime (rtol 1e-4),
+with fusion and memory planning on and off.
 
 Models written with onnx.helper (tests/model_zoo.py) and models exported by
 PyTorch with both of its exporters (tests/models/, see export_torch.py)."""
@@ -17,16 +18,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TORCH_MODELS = sorted(glob.glob(os.path.join(HERE, "models", "*.onnx")))
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_helper_built_models_match_onnxruntime(name):
-    model, shape = MODELS[name]()
-    check_model(model, {"x": rand(*shape, seed=7)}, rtol=1e-4, atol=1e-5)
+FUSE = pytest.mark.parametrize("fuse", [True, False], ids=["fused", "unfused"])
 
 
+@FUSE
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_symbolic_batch_runs_at_several_sizes(name):
+def test_helper_built_models_match_onnxruntime(name, fuse):
     model, shape = MODELS[name]()
-    m = dlc.compile(model)
+    check_model(model, {"x": rand(*shape, seed=7)}, rtol=1e-4, atol=1e-5, fuse=fuse, plan_memory=fuse)
+
+
+@FUSE
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_symbolic_batch_runs_at_several_sizes(name, fuse):
+    model, shape = MODELS[name]()
+    m = dlc.compile(model, fuse=fuse)
     for n in (1, 3):
         x = rand(n, *shape[1:], seed=n)
         np.testing.assert_allclose(m(x), run_ort(model, {"x": x})[0], rtol=1e-4, atol=1e-5)
@@ -36,16 +42,19 @@ def test_torch_models_are_present():
     assert len(TORCH_MODELS) == 10, "run tests/models/export_torch.py"
 
 
+@FUSE
 @pytest.mark.parametrize("path", TORCH_MODELS, ids=lambda p: os.path.basename(p)[:-5])
-def test_torch_exported_models_match_onnxruntime(path):
+def test_torch_exported_models_match_onnxruntime(path, fuse):
     model = onnx.load(path)
     dims = [d.dim_value or 2 for d in model.graph.input[0].type.tensor_type.shape.dim]
-    check_model(model, {"x": rand(*dims, seed=3)}, rtol=1e-4, atol=1e-5, interpreter=False)
+    check_model(model, {"x": rand(*dims, seed=3)}, rtol=1e-4, atol=1e-5, interpreter=False, fuse=fuse,
+                plan_memory=fuse)
 
 
-def test_bundled_example_model():
+@FUSE
+def test_bundled_example_model(fuse):
     ex = os.path.join(HERE, "..", "examples", "models")
-    m = dlc.compile(os.path.join(ex, "digits_cnn.onnx"))
+    m = dlc.compile(os.path.join(ex, "digits_cnn.onnx"), fuse=fuse)
     data = np.load(os.path.join(ex, "digits_test.npz"))
     probs = m(data["images"])
     assert (probs.argmax(1) == data["labels"]).mean() > 0.95

@@ -21,7 +21,7 @@ def mlp():
 
 
 def test_profile_rows_are_the_kernels_with_their_nodes():
-    m = dlc.compile(mlp())
+    m = dlc.compile(mlp(), fuse=False)     # one kernel per ONNX node
     p = m.profile({"x": rand(16, 64)}, repeat=5)
     exe = m.executable((((16, 64),), ()))
     kernel_names = [c[0] for c in exe.meta.calls]
@@ -38,8 +38,16 @@ def test_profile_rows_are_the_kernels_with_their_nodes():
     assert "fc1" in table and "(outside kernels)" in table
 
 
-def test_chrome_trace(tmp_path):
+def test_fused_kernel_rows_list_every_node_they_cover():
     m = dlc.compile(mlp())
+    p = m.profile({"x": rand(16, 64)}, repeat=2)
+    fused = [r for r in p.kernels() if r.name.startswith("fused_")]
+    assert fused and fused[0].nodes == ["fc1", "act1"]
+    assert "fc1" in p.table() and "act1" in p.table()
+
+
+def test_chrome_trace(tmp_path):
+    m = dlc.compile(mlp(), fuse=False)
     p = m.profile({"x": rand(16, 64)}, repeat=2)
     p.save_chrome_trace(tmp_path / "t.json")
     trace = json.loads((tmp_path / "t.json").read_text())
@@ -87,5 +95,5 @@ def test_run_profile_command(tmp_path):
     path.write_bytes(mlp().SerializeToString())
     out = dlc_cmd("run", path, "--random", "--profile", "--repeat", "3", "--trace", tmp_path / "t.json")
     assert out.returncode == 0, out.stderr
-    assert "profile of test: 3 run(s)" in out.stdout and "fc1" in out.stdout and "matmul_0" in out.stdout
+    assert "profile of test: 3 run(s)" in out.stdout and "fc1" in out.stdout and "fused_matmul_relu_0" in out.stdout
     assert json.loads((tmp_path / "t.json").read_text())["traceEvents"]

@@ -1,7 +1,8 @@
 """The op registry. Each family module registers its ops on import."""
 from .base import (BROADCAST, ELEMWISE, INJECTIVE, KINDS, OPAQUE, OUT_FUSABLE, REDUCE, REGISTRY,
                    VIEW, OpDef, get_op, register)
-from . import dynamic, elementwise, linalg, nn, normalization, random, reduce, shape  # noqa: F401  (register ops)
+from . import dynamic, elementwise, fused, linalg, nn, normalization, random, reduce, shape  # noqa: F401
+from .fused import kernel_name, node_sources
 
 __all__ = ["OpDef", "REGISTRY", "get_op", "register", "KINDS", "ELEMWISE", "BROADCAST", "INJECTIVE",
-           "REDUCE", "OUT_FUSABLE", "VIEW", "OPAQUE"]
+           "REDUCE", "OUT_FUSABLE", "VIEW", "OPAQUE", "kernel_name", "node_sources"]

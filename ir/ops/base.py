@@ -26,12 +26,26 @@
 - ``dynamic_shape``: the output shape depends on input *values* (NonZero,
   Unique): the op has no lowering; the runtime evaluates it with ``ref``
   between natively compiled segments (see dlc/staged.py).
+- ``index(out_idx, ins, **attrs)``: for injective ops that are a pure index
+  remap of their first input (transpose, expand, slice, a gather of one
+  constant index): the index of ``ins[0]`` that output element ``out_idx``
+  copies, or None when this node is not one (its other inputs are not
+  constants of the right kind). Works on ints and on kernel-IR expressions
+  alike; fusion uses it to read through the op instead of materializing it.
 
 ``kind`` is what fusion reads:
 elemwise (same-shape scalar formula), broadcast (scalar formula with numpy
 broadcasting), injective (each output element copies one input element),
-reduce, out_fusable (matmul/conv: can take an elementwise epilogue), view
-(no data movement: the output aliases the input), opaque.
+reduce (reads each input element a few times and writes each output
+element once: reductions, softmax, normalize, pooling; can take an
+elementwise prologue and epilogue), out_fusable (matmul/conv: reads inputs
+many times, can take an elementwise epilogue), view (no data movement: the
+output aliases the input), opaque.
+
+Lowerings of reduce and out_fusable ops write their result with
+``k.store``; a write that is not final yet (an accumulator kept in the
+output) says ``partial=True``, and ``k.finish`` marks where a region of the
+output became final, so a fused epilogue runs there (see KernelBuilder).
 """
 from __future__ import annotations
 
@@ -57,6 +71,7 @@ class OpDef:
     static_inputs: tuple[int, ...] = ()
     fold: Callable | None = None
     dynamic_shape: bool = False
+    index: Callable | None = None
     doc: str = ""
 
     def __post_init__(self):

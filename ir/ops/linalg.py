@@ -53,17 +53,16 @@ def _matmul_lower(k, ins, outs):
             with k.loop(kk, "k") as r:
                 k.accumulate(acc, k.load(a, _batch_index(a, bi, [i, r])) * k.load(b, _batch_index(b, bi, [r, 0])))
             k.store(out, [*bi, i, 0], acc)
-        elif kk <= LONG_K:   # i-k-j order: the innermost loop runs along contiguous rows of out and b (it vectorizes)
-            with k.loop(n, "j") as j:
-                k.store(out, [*bi, i, j], k.zero(out.dtype))
+            return
+        with k.loop(n, "j") as j:
+            k.store(out, [*bi, i, j], k.zero(out.dtype), partial=True)
+        if kk <= LONG_K:   # i-k-j order: the innermost loop runs along contiguous rows of out and b (it vectorizes)
             with k.loop(kk, "k") as r:
                 av = k.local(k.load(a, _batch_index(a, bi, [i, r])), "a_ik")
                 with k.loop(n, "j") as j:
                     o = [*bi, i, j]
-                    k.store(out, o, k.load(out, o) + av * k.load(b, _batch_index(b, bi, [r, j])))
-        else:
-            with k.loop(n, "j") as j:
-                k.store(out, [*bi, i, j], k.zero(out.dtype))
+                    k.store(out, o, k.load(out, o) + av * k.load(b, _batch_index(b, bi, [r, j])), partial=True)
+            k.finish(out, [*bi, i], [n])   # the row is final: a fused epilogue runs over it
     if n != 1 and kk > LONG_K:
         # a long inner dim: i-k-j over blocks of K_BLOCK rows of b, so each block
         # stays in cache for every row of a (each sum still runs over k in order)
@@ -74,7 +73,10 @@ def _matmul_lower(k, ins, outs):
                     av = k.local(k.load(a, _batch_index(a, bi, [i, r])), "a_ik")
                     with k.loop(n, "j") as j:
                         o = [*bi, i, j]
-                        k.store(out, o, k.load(out, o) + av * k.load(b, _batch_index(b, bi, [r, j])))
+                        k.store(out, o, k.load(out, o) + av * k.load(b, _batch_index(b, bi, [r, j])),
+                                partial=True)
+        with k.loops(list(batch) + [m], "i") as idx:   # every row is final now
+            k.finish(out, [*idx[:-1], idx[-1]], [n])
 
 
 def _matmul_ref(a, b):

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import ShapeError, UnsupportedError
 from ..shapes import is_known, unknown_dim
-from .base import INJECTIVE, OPAQUE, OUT_FUSABLE, OpDef, register
+from .base import INJECTIVE, OPAQUE, OUT_FUSABLE, REDUCE, OpDef, register
 from .reduce import lowest
 
 PAD_MODES = ("explicit", "same_upper", "same_lower")
@@ -209,7 +209,7 @@ def _conv_lower(k, ins, outs, strides, dilations, pads, pad_mode="explicit", gro
     with k.loops([n, group, mg, *out[:-1]], "i") as (ni, g, mi, *o):
         oc = g * mg + mi
         with k.loop(ol, "ow") as ow:
-            k.store(y, [ni, oc, *o, ow], k.load(b, [oc]) if b is not None else k.zero(y.dtype))
+            k.store(y, [ni, oc, *o, ow], k.load(b, [oc]) if b is not None else k.zero(y.dtype), partial=True)
         ranges = [_taps(k, o[j], size[j], kernel[j], strides[j], dilations[j], begin[j], out[j])
                   for j in range(len(size) - 1)]
         with k.loop(cg, "c") as c:
@@ -222,7 +222,9 @@ def _conv_lower(k, ins, outs, strides, dilations, pads, pad_mode="explicit", gro
                     wv = k.local(k.load(w, [oc, c, *t, tl]), "w_tap")
                     with k.loop(hi, "ow", start=lo) as ow:
                         at = [ni, oc, *o, ow]
-                        k.store(y, at, k.load(y, at) + k.load(x, [ni, g * cg + c, *pos, ow * s + shift]) * wv)
+                        k.store(y, at, k.load(y, at) + k.load(x, [ni, g * cg + c, *pos, ow * s + shift]) * wv,
+                                partial=True)
+        k.finish(y, [ni, oc, *o], [ol])   # the output row is final: a fused epilogue runs over it
 
 
 def _conv_vjp(d, ins, outs, gouts, strides, dilations, pads, pad_mode="explicit", group=1):
@@ -525,7 +527,7 @@ def _conv_transpose_lower(k, ins, outs, strides, dilations, pads, output_padding
     with k.loops([n, group, mg, *out[:-1]], "i") as (ni, g, mi, *o):
         oc = g * mg + mi
         with k.loop(ol, "ow") as ow:
-            k.store(y, [ni, oc, *o, ow], k.load(b, [oc]) if b is not None else k.zero(y.dtype))
+            k.store(y, [ni, oc, *o, ow], k.load(b, [oc]) if b is not None else k.zero(y.dtype), partial=True)
         ranges = []   # taps whose q = o + pad - t*dilation lies in [0, (size-1)*stride]
         for j in range(lead):
             q0 = o[j] + begin[j]
@@ -547,7 +549,9 @@ def _conv_transpose_lower(k, ins, outs, strides, dilations, pads, output_padding
                         wv = k.local(k.load(w, [g * cg + ci, mi, *t, tl]), "w_tap")
                         with k.loop(hi, "iw", start=lo) as iw:
                             at = [ni, oc, *o, iw * s + shift]
-                            k.store(y, at, k.load(y, at) + k.load(x, [ni, g * cg + ci, *pos, iw]) * wv)
+                            k.store(y, at, k.load(y, at) + k.load(x, [ni, g * cg + ci, *pos, iw]) * wv,
+                                    partial=True)
+        k.finish(y, [ni, oc, *o], [ol])   # the output row is final: a fused epilogue runs over it
 
 
 def _conv_transpose_vjp(d, ins, outs, gouts, strides, dilations, pads, output_padding, output_shape=None,
@@ -708,9 +712,9 @@ def _avg_pool_vjp(d, ins, outs, gouts, **attrs):
 
 
 register(
-    OpDef("max_pool", OPAQUE, _max_pool_infer, _max_pool_ref, lower=_max_pool_lower, vjp=_max_pool_vjp,
+    OpDef("max_pool", REDUCE, _max_pool_infer, _max_pool_ref, lower=_max_pool_lower, vjp=_max_pool_vjp,
           doc="N-D max pooling; with indices=True a second output holds each max's flat input index"),
-    OpDef("avg_pool", OPAQUE, _avg_pool_infer, _avg_pool_ref, lower=_avg_pool_lower, vjp=_avg_pool_vjp,
+    OpDef("avg_pool", REDUCE, _avg_pool_infer, _avg_pool_ref, lower=_avg_pool_lower, vjp=_avg_pool_vjp,
           doc="N-D average pooling; count_include_pad counts the declared pads in the divisor"),
 )
 

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..shapes import axes as norm_axes
 from ..shapes import axis as norm_axis
-from .base import OPAQUE, OpDef, register
+from .base import OPAQUE, REDUCE, OpDef, register
 from .reduce import highest, lowest, reduce_infer, reduce_loops, row_loops
 
 
@@ -43,7 +43,7 @@ def _softmax_lower(log):
             with inner_loops() as r:
                 e = k.local(k.exp(k.load(x, at(r)) - m), "e")
                 if not log:
-                    k.store(out, at(r), e)   # the last pass rescales it
+                    k.store(out, at(r), e, partial=True)   # the last pass rescales it
                 k.accumulate(s, e)
             if log:   # (x - max) - log(sum): x - (max + log(sum)) would round away small outputs
                 log_s = k.local(k.log(s), "log_sum")
@@ -78,9 +78,9 @@ def _log_softmax_vjp(d, ins, outs, gouts, axes):
 
 
 register(
-    OpDef("softmax", OPAQUE, _softmax_infer("softmax"), _softmax_ref, lower=_softmax_lower(False),
+    OpDef("softmax", REDUCE, _softmax_infer("softmax"), _softmax_ref, lower=_softmax_lower(False),
           vjp=_softmax_vjp, doc="exp(x - max) / sum(exp(x - max)) over `axes` (normalized, sorted)"),
-    OpDef("log_softmax", OPAQUE, _softmax_infer("log_softmax"), _log_softmax_ref, lower=_softmax_lower(True),
+    OpDef("log_softmax", REDUCE, _softmax_infer("log_softmax"), _log_softmax_ref, lower=_softmax_lower(True),
           vjp=_log_softmax_vjp, doc="x - max - log(sum(exp(x - max))) over `axes`"),
 )
 
@@ -129,7 +129,7 @@ def _normalize_vjp(d, ins, outs, gouts, axis, epsilon):
     return [(g - d.mean(g, axes, keepdims=True) - y * d.mean(g * y, axes, keepdims=True)) * inv_std]
 
 
-register(OpDef("normalize", OPAQUE, _normalize_infer, _normalize_ref, lower=_normalize_lower, vjp=_normalize_vjp,
+register(OpDef("normalize", REDUCE, _normalize_infer, _normalize_ref, lower=_normalize_lower, vjp=_normalize_vjp,
                doc="(x - mean) / sqrt(var + epsilon) over the axes from `axis` to the last"))
 
 

@@ -128,21 +128,24 @@ def _perm(rank, perm):
     return p
 
 
+def _transpose_index(idx, ins, perm=None):
+    src = [None] * len(idx)
+    for j, a in enumerate(_perm(len(idx), perm)):
+        src[a] = idx[j]
+    return src
+
+
 def _transpose_lower(k, ins, outs, perm=None):
     x, out = ins[0], outs[0]
-    p = _perm(x.rank, perm)
     with k.loops(out.shape) as idx:
-        src = [None] * x.rank
-        for j, a in enumerate(p):
-            src[a] = idx[j]
-        k.store(out, idx, k.load(x, src))
+        k.store(out, idx, k.load(x, _transpose_index(idx, ins, perm)))
 
 
 register(OpDef(
     "transpose", INJECTIVE,
     lambda ins, perm=None: (ins[0].dtype, tuple(ins[0].shape[a] for a in _perm(ins[0].rank, perm))),
     lambda x, perm=None: np.transpose(x, _perm(x.ndim, perm)).copy(),
-    lower=_transpose_lower,
+    lower=_transpose_lower, index=_transpose_index,
     vjp=lambda d, ins, outs, gouts, perm=None: [d.transpose(gouts[0], np.argsort(_perm(ins[0].rank, perm)))]))
 
 
@@ -158,15 +161,21 @@ def _expand_infer(ins):
     return x.dtype, broadcast(x.shape, tuple(int(d) for d in shape.const))
 
 
+def _expand_index(idx, ins):
+    x = ins[0]
+    lead = len(idx) - x.rank
+    return [0 if d == 1 else idx[lead + i] for i, d in enumerate(x.shape)]
+
+
 def _expand_lower(k, ins, outs):
     x, out = ins[0], outs[0]
     with k.loops(out.shape) as idx:
-        k.store(out, idx, k.load_broadcast(x, idx))
+        k.store(out, idx, k.load(x, _expand_index(idx, ins)))
 
 
 register(OpDef("expand", INJECTIVE, _expand_infer,
                lambda x, shape: np.broadcast_to(x, broadcast(x.shape, tuple(int(d) for d in shape))).copy(),
-               lower=_expand_lower, static_inputs=(1,),
+               lower=_expand_lower, static_inputs=(1,), index=_expand_index,
                vjp=lambda d, ins, outs, gouts: [gouts[0], None]))   # the driver sums it back to x
 
 
@@ -361,12 +370,16 @@ def _slice_ref(x, starts, ends, axes=None, steps=None):
     return x[np.ix_(*[s + st * np.arange(n) for s, st, n in ranges])]
 
 
-def _slice_lower(k, ins, outs):
+def _slice_index(idx, ins):
     x, starts, ends, axes, steps = (list(ins) + [None] * 5)[:5]
-    out = outs[0]
     ranges = slice_ranges(x.shape, starts.const, ends.const, axes and axes.const, steps and steps.const)
+    return [s + i * st for i, (s, st, _) in zip(idx, ranges)]
+
+
+def _slice_lower(k, ins, outs):
+    x, out = ins[0], outs[0]
     with k.loops(out.shape) as idx:
-        k.store(out, idx, k.load(x, [s + i * st for i, (s, st, _) in zip(idx, ranges)]))
+        k.store(out, idx, k.load(x, _slice_index(idx, ins)))
 
 
 def _slice_vjp(d, ins, outs, gouts):
@@ -374,7 +387,8 @@ def _slice_vjp(d, ins, outs, gouts):
 
 
 register(OpDef("slice", INJECTIVE, _slice_infer, _slice_ref, lower=_slice_lower, static_inputs=(1, 2, 3, 4),
-               vjp=_slice_vjp, doc="inputs: x, starts, ends, axes (optional), steps (optional)"))
+               index=_slice_index, vjp=_slice_vjp,
+               doc="inputs: x, starts, ends, axes (optional), steps (optional)"))
 
 
 # -------------------------------------------------------------- slice_grad
@@ -454,6 +468,17 @@ def _gather_lower(k, ins, outs, axis=0):
             k.store(out, idx, k.load(data, src))
 
 
+def _gather_index(idx, ins, axis=0):
+    """One constant index (a `select`): a remap; any other gather: None."""
+    data, indices = ins
+    if indices.const is None or indices.rank != 0:
+        return None
+    a, d = norm_axis(axis, data.rank), data.shape[norm_axis(axis, data.rank)]
+    j = int(indices.const)
+    j = j + d if j < 0 else j
+    return list(idx[:a]) + [j] + list(idx[a:]) if 0 <= j < d else None
+
+
 def _gather_vjp(d, ins, outs, gouts, axis=0):
     data, indices = ins
     a = norm_axis(axis, data.rank)
@@ -461,6 +486,7 @@ def _gather_vjp(d, ins, outs, gouts, axis=0):
 
 
 register(OpDef("gather", INJECTIVE, _gather_infer, _gather_ref, lower=_gather_lower, vjp=_gather_vjp,
+               index=_gather_index,
                doc="indices may be negative; out-of-range ones stop the model with an error"))
 
 
