@@ -100,7 +100,7 @@ class KernelBuilder:
 
     def store(self, buf: Buffer, idx: Sequence, value) -> None:
         value = as_expr(value, buf.dtype)
-        if value.dtype != buf.dtype:
+        if value.dtype != kir.compute_dtype(buf.dtype):
             raise TypeError(f"store of {value.dtype} into {buf.name} ({buf.dtype})")
         self.emit(Store(buf, tuple(as_expr(i) for i in idx), value))
 

@@ -21,7 +21,7 @@ def np_erf(x: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------- type rules
 def _check_kind(x, kinds: str, op: str) -> None:
-    if x.dtype.kind not in kinds:
+    if dtypes.kind(x.dtype) not in kinds:
         want = {"f": "a float", "iu": "an integer", "b": "a bool", "iuf": "a numeric",
                 "fi": "a signed numeric", "iub": "an integer or bool"}.get(kinds, kinds)
         raise ShapeError(f"{op} expects {want} input, got {x.dtype.name}")
@@ -178,14 +178,28 @@ def _div_ref(a, b):
 
 
 def _mod_ref(a, b, fmod=0):
-    if fmod or a.dtype.kind == "f":
-        with np.errstate(all="ignore"):
-            return np.fmod(a, b) if a.dtype.kind == "f" else np.where(b == 0, 0, np.fmod(a, np.where(b == 0, 1, b)))
+    with np.errstate(all="ignore"):
+        if a.dtype.kind == "f":   # fmod: C's fmod; else numpy's (Python's) floored mod
+            return np.fmod(a, b) if fmod else np.mod(a, b)
+        if fmod:
+            return np.where(b == 0, 0, np.fmod(a, np.where(b == 0, 1, b)))
     return np.where(b == 0, 0, np.mod(a, np.where(b == 0, 1, b))).astype(a.dtype)
 
 
+def _float_floormod(k, a, b):
+    """numpy's float mod: the sign of the divisor; a zero result is a zero
+    with the divisor's sign; x mod inf is x or +-inf."""
+    r = k.rem(a, b)
+    zero = k.zero(a.dtype)
+    r = k.select(k.ne(r, zero) & k.ne(r < zero, b < zero), r + b, r)
+    b_negative = (b < zero) | (k.eq(b, zero) & (1 / b < zero))   # 1/-0 is -inf
+    return k.select(k.eq(r, zero), k.select(b_negative, -zero, zero), r)
+
+
 def _mod(k, a, b, fmod=0):
-    return k.rem(a, b) if fmod or a.dtype.kind == "f" else k.floormod(a, b)
+    if a.dtype.kind == "f":
+        return k.rem(a, b) if fmod else _float_floormod(k, a, b)
+    return k.rem(a, b) if fmod else k.floormod(a, b)
 
 
 def _pow_ref(a, b):
@@ -236,7 +250,7 @@ _binary("bitshift", _shift_ref, _shift, kinds="u")
 # ------------------------------------------------------------------- where
 def _where_infer(ins, **_):
     c, a, b = ins
-    if c.dtype.kind != "b":
+    if dtypes.kind(c.dtype) != "b":
         raise ShapeError(f"where: condition must be bool, got {c.dtype.name}")
     if a.dtype != b.dtype:
         raise ShapeError(f"where: branch dtypes differ ({a.dtype.name} vs {b.dtype.name})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import dtypes
 from ..errors import ShapeError
 from ..shapes import broadcast
 from .base import OUT_FUSABLE, OpDef, register
@@ -14,7 +15,7 @@ def _matmul_infer(ins):
     a, b = ins
     if a.dtype != b.dtype:
         raise ShapeError(f"matmul: input dtypes differ ({a.dtype.name} vs {b.dtype.name})")
-    if a.dtype.kind not in "iuf":
+    if dtypes.kind(a.dtype) not in "iuf":
         raise ShapeError(f"matmul expects numeric inputs, got {a.dtype.name}")
     if a.rank < 2 or b.rank < 2:
         raise ShapeError(f"matmul needs operands of rank >= 2, got {list(a.shape)} and {list(b.shape)}")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import dtypes
 from ..errors import ShapeError
 from ..shapes import is_known, unknown_dim
 from .base import OPAQUE, OUT_FUSABLE, OpDef, register
@@ -152,7 +153,7 @@ def _check_float(op, *vals):
     for v in vals:
         if v is not None and v.dtype != dt:
             raise ShapeError(f"{op}: input dtypes differ ({dt.name} vs {v.dtype.name})")
-    if dt.kind != "f":
+    if dtypes.kind(dt) != "f":
         raise ShapeError(f"{op} expects float inputs, got {dt.name}")
 
 
@@ -374,7 +375,7 @@ def _pool_shape(x, kernel, strides, dilations, pads, pad_mode, ceil_mode):
 def _max_pool_infer(ins, kernel, strides, dilations, pads, pad_mode="explicit", ceil_mode=False,
                     storage_order=0, indices=False):
     x = ins[0]
-    if x.dtype.kind not in "fiu":
+    if dtypes.kind(x.dtype) not in "fiu":
         raise ShapeError(f"max_pool expects a numeric input, got {x.dtype.name}")
     shape = _pool_shape(x, kernel, strides, dilations, pads, pad_mode, ceil_mode)
     return [(x.dtype, shape), (INDEX, shape)] if indices else (x.dtype, shape)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import dtypes
 from ..errors import ShapeError
 from ..shapes import axes as norm_axes
 from ..shapes import axis as norm_axis
@@ -17,7 +18,7 @@ from .reduce import highest, lowest, reduce_infer, reduce_loops, row_loops
 
 
 def _check_float(x, op):
-    if x.dtype.kind != "f":
+    if dtypes.kind(x.dtype) != "f":
         raise ShapeError(f"{op} expects a float input, got {x.dtype.name}")
 
 
@@ -118,7 +119,7 @@ register(OpDef("normalize", OPAQUE, _normalize_infer, _normalize_ref, lower=_nor
 def _arg_infer(op):
     def infer(ins, axis, keepdims, select_last_index=0):
         x = ins[0]
-        if x.dtype.kind not in "iuf":
+        if dtypes.kind(x.dtype) not in "iuf":
             raise ShapeError(f"{op} expects a numeric input, got {x.dtype.name}")
         if x.rank == 0 or norm_axis(axis, x.rank) != axis:
             raise ShapeError(f"{op}: axis {axis} must be normalized (non-negative, in range)")

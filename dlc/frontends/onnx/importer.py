@@ -21,7 +21,7 @@ from ...ir.errors import DLCError, ModelError, UnsupportedError
 from .context import Context, ONode
 from .registry import find_converter
 
-MIN_OPSET = 7
+MIN_OPSET = 1   # an op whose converters all start later is reported as unsupported at that opset
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class TensorInfo:
         return f"TensorInfo({self.name!r}, {self.dtype.name}, {list(self.shape)})"
 
 
-_ORT_TYPE = {"float32": "float", "float64": "double", "bool": "bool"}
+_ORT_TYPE = {"float32": "float", "float64": "double", "bool": "bool"}   # others: their numpy name
 
 
 @dataclass
@@ -126,7 +126,7 @@ def _elem_dtype(elem_type: int, where: str) -> np.dtype:
     if np.dtype(dt) not in dtypes.SUPPORTED:
         name = onnx.TensorProto.DataType.Name(elem_type).lower()
         raise UnsupportedError(f"{where}: dtype {name} is not supported yet "
-                               f"(float32, float64, int8/16/32/64, uint8/16/32/64 and bool are)")
+                               f"(float16, bfloat16, float32, float64, int8/16/32/64, uint8/16/32/64 and bool are)")
     return np.dtype(dt)
 
 
