@@ -38,9 +38,24 @@ def _unary(ir_op, attr_names=()):
     return convert
 
 
+def legacy_broadcast(cx, n, a, b):
+    """Before opset 7, binary ops broadcast only B, and only when
+    ``broadcast=1``: B's dims match A's from ``axis`` on (or A's trailing
+    dims when no axis is given, which numpy broadcasting also does)."""
+    if n.opset >= 7 or not n.attr("broadcast", 0) or n.attr("axis") is None:
+        return b
+    axis = int(n.attr("axis"))
+    axis = axis + a.rank if axis < 0 else axis
+    trailing = a.rank - axis - b.rank
+    if trailing < 0:
+        raise n.error(f"B of shape {list(b.shape)} does not fit A {list(a.shape)} from axis {axis}")
+    return cx.reshape(b, list(b.shape) + [1] * trailing) if trailing else b
+
+
 def _binary(ir_op):
     def convert(cx, n):
-        return cx.op(ir_op, [n.need(0), n.need(1)])
+        a, b = n.need(0), n.need(1)
+        return cx.op(ir_op, [a, legacy_broadcast(cx, n, a, b)])
     return convert
 
 
@@ -55,7 +70,7 @@ for _t, _op in _BINARY.items():
 @converter("Pow")
 def pow_(cx, n):
     x, y = n.need(0), n.need(1)
-    return cx.op("pow", [x, cx.cast(y, x.dtype)])
+    return cx.op("pow", [x, cx.cast(legacy_broadcast(cx, n, x, y), x.dtype)])
 
 
 @converter("Mod")
@@ -70,7 +85,10 @@ def bitshift(cx, n):
 
 @converter("PRelu")
 def prelu(cx, n):
-    return cx.op("prelu", [n.need(0), n.need(1)])
+    x, slope = n.need(0), n.need(1)
+    if n.opset < 7 and slope.rank == 1 and x.rank > 2 and slope.shape[0] == x.shape[1] != x.shape[-1]:
+        slope = cx.reshape(slope, [-1] + [1] * (x.rank - 2))   # PRelu-6: one slope per channel
+    return cx.op("prelu", [x, slope])
 
 
 @converter("Where")
@@ -111,7 +129,10 @@ def onnx_dtype(n, elem_type: int) -> np.dtype:
 
 @converter("Cast")
 def cast(cx, n):
-    return cx.op("cast", [n.need(0)], to=onnx_dtype(n, n.attr("to")))
+    to = n.attr("to")
+    if isinstance(to, str):   # Cast-1 names the type: "FLOAT"
+        to = onnx.TensorProto.DataType.Value(to.upper())
+    return cx.op("cast", [n.need(0)], to=onnx_dtype(n, to))
 
 
 @converter("CastLike")

@@ -11,6 +11,14 @@ from ...ir.errors import UnsupportedError
 from .registry import converter
 
 
+@converter("Reshape")
+def reshape_v1(cx, n):
+    shape = n.attr("shape")
+    if shape is None:
+        raise n.error("the shape attribute is required")
+    return cx.op("reshape", [n.need(0), cx.const(np.array(shape, np.int64))])
+
+
 @converter("Reshape", since=5)
 def reshape(cx, n):
     return cx.op("reshape", [n.need(0), n.need(1)], allowzero=int(n.attr("allowzero", 0)))
@@ -70,7 +78,10 @@ def _int64s(cx, n, i, attr=None):
 
 @converter("Concat")
 def concat(cx, n):
-    return cx.op("concat", [v for v in n.inputs if v is not None], axis=int(n.attr("axis")))
+    axis = n.attr("axis", 1 if n.opset < 4 else None)   # Concat-1: axis defaults to 1
+    if axis is None:
+        raise n.error("the axis attribute is required")
+    return cx.op("concat", [v for v in n.inputs if v is not None], axis=int(axis))
 
 
 @converter("Split")
@@ -111,12 +122,17 @@ def tile(cx, n):
     return cx.op("tile", [n.need(0), cx.cast(n.need(1), np.int64)])
 
 
+@converter("Pad", since=1)
+def pad_v1(cx, n):
+    return pad_v2(cx, n, "paddings")
+
+
 @converter("Pad", since=2)
-def pad_v2(cx, n):
+def pad_v2(cx, n, attr="pads"):
     x = n.need(0)
-    pads = n.attr("pads")
+    pads = n.attr(attr)
     if pads is None:
-        raise n.error("the pads attribute is required")
+        raise n.error(f"the {attr} attribute is required")
     value = cx.const(np.array(n.attr("value", 0.0)).astype(x.dtype))
     return cx.op("pad", [x, cx.const(np.array(pads, np.int64)), value, None], mode=n.attr("mode"))
 
