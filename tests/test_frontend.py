@@ -141,3 +141,23 @@ def test_ops_required_by_the_foundation_are_supported():
     ReduceProd ArgMax ArgMin Equal Less Greater Not And Or Where Resize Range Einsum""".split()
     missing = sorted(set(required) - set(supported_ops()))
     assert not missing, f"missing converters: {missing}"
+
+
+def test_op_without_converter_converts_through_its_onnx_function():
+    # MeanVarianceNormalization has no converter: the standard defines it as a function
+    from tests.util import check_op
+    check_op("MeanVarianceNormalization", {"x": rand(2, 3, 4, 5)}, {"axes": [0, 2, 3]}, opset=13)
+
+
+def test_context_dependent_function_gets_the_input_types():
+    from tests.util import check_op
+    check_op("GroupNormalization", {"x": rand(2, 4, 3, 3), "s": rand(4, seed=1), "b": rand(4, seed=2)},
+             {"num_groups": 2, "epsilon": 1e-3}, opset=21, rtol=1e-3, atol=1e-4)
+
+
+def test_unsupported_op_inside_a_function_is_named_with_the_function():
+    # Bernoulli's body uses RandomUniformLike, which dlc does not implement
+    node = helper.make_node("Bernoulli", ["x"], ["y"], name="bern")
+    model = make_model([node], [("x", np.float32, [3])], ["y"], opset=22)
+    with pytest.raises(dlc.UnsupportedError, match="Bernoulli node 'bern' \\(converted through its ONNX function\\)"):
+        dlc.compile(model)

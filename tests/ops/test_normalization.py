@@ -107,9 +107,10 @@ def test_layer_norm_broadcast_scale_float64_and_long_rows():
                                     "bias": rand(1000, seed=3)}, rtol=1e-3, atol=1e-4)
 
 
-def test_layer_norm_mean_output_is_refused_naming_the_node():
-    with pytest.raises(dlc.UnsupportedError, match="ln_mean"):
-        _compile_node("LayerNormalization", {"x": [2, 4], "s": [4]}, ["y", "mean"], "ln_mean", opset=17)
+@pytest.mark.parametrize("axis", [1, -1])
+def test_layer_norm_mean_and_inv_std_dev_outputs(axis):
+    check_op("LayerNormalization", {"x": rand(2, 3, 4), "scale": rand(*(3, 4)[axis % 3 - 1:], seed=2)},
+             {"axis": axis, "epsilon": 1e-3}, n_outputs=3, opset=17)
 
 
 # ------------------------------------------------------------ ArgMax/ArgMin

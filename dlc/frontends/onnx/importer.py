@@ -19,6 +19,7 @@ from onnx import numpy_helper
 from ...ir import Graph, Value, dtypes
 from ...ir.errors import DLCError, ModelError, UnsupportedError
 from .context import Context, ONode
+from .functions import body_opset, expand, function_body, has_function
 from .registry import find_converter
 
 MIN_OPSET = 1   # an op whose converters all start later is reported as unsupported at that opset
@@ -83,6 +84,14 @@ def model_opset(model: onnx.ModelProto) -> int:
     raise ModelError("the model imports no version of the default ONNX operator set")
 
 
+def model_opsets(model: onnx.ModelProto) -> dict[str, int]:
+    """Imported opset version by domain ("" for the default one)."""
+    out = {}
+    for o in model.opset_import:
+        out["" if o.domain == "ai.onnx" else o.domain] = int(o.version)
+    return out
+
+
 def _all_nodes(graph: onnx.GraphProto):
     for n in graph.node:
         yield n
@@ -91,30 +100,36 @@ def _all_nodes(graph: onnx.GraphProto):
                 yield from _all_nodes(sub)
 
 
+def _node_version(opsets: dict[str, int], domain: str) -> int:
+    domain = "" if domain == "ai.onnx" else domain
+    if domain not in opsets:
+        if domain == "":
+            raise ModelError("the model imports no version of the default ONNX operator set")
+        return 1
+    return opsets[domain]
+
+
 def check_support(model: onnx.ModelProto) -> None:
-    """Raise one UnsupportedError naming every unsupported op with its nodes."""
-    opset = model_opset(model)
-    if opset < MIN_OPSET:
+    """Raise one UnsupportedError naming every unsupported op with its nodes.
+    An op without a converter is supported if the standard defines it as a
+    function (its body is then checked when it is converted)."""
+    opsets = model_opsets(model)
+    opset = opsets.get("", 0)
+    if "" in opsets and opset < MIN_OPSET:
         raise UnsupportedError(f"the model uses opset {opset}; dlc supports opset {MIN_OPSET} and newer "
                                f"(upgrade it with onnx.version_converter.convert_version)")
     missing: dict[str, list[str]] = {}
     for i, n in enumerate(_all_nodes(model.graph)):
-        domain = n.domain or ""
-        version = opset if domain in ("", "ai.onnx") else _domain_version(model, domain)
-        if find_converter(n.op_type, version, "" if domain == "ai.onnx" else domain) is None:
-            key = n.op_type if domain in ("", "ai.onnx") else f"{domain}.{n.op_type}"
+        domain = "" if n.domain in ("", "ai.onnx") else n.domain
+        version = _node_version(opsets, domain)
+        if find_converter(n.op_type, version, domain) is None and not has_function(n.op_type, version, domain):
+            key = n.op_type if domain == "" else f"{domain}.{n.op_type}"
             missing.setdefault(key, []).append(n.name or f"#{i}")
     if missing:
         parts = [f"{op} (nodes: {', '.join(names[:5])}{', ...' if len(names) > 5 else ''})"
                  for op, names in sorted(missing.items())]
-        raise UnsupportedError(f"unsupported ops at opset {opset}: " + "; ".join(parts))
-
-
-def _domain_version(model, domain: str) -> int:
-    for o in model.opset_import:
-        if o.domain == domain:
-            return int(o.version)
-    return 1
+        where = f"at opset {opset}" if "" in opsets else "(no default opset)"
+        raise UnsupportedError(f"unsupported ops {where}: " + "; ".join(parts))
 
 
 def _elem_dtype(elem_type: int, where: str) -> np.dtype:
@@ -174,7 +189,7 @@ def import_model(model: onnx.ModelProto, shapes: Mapping | None = None,
     """Convert `model` to an IR Graph. Graph inputs are the model's inputs
     in order, then the `fed_initializers` (initializers the caller feeds)."""
     check_support(model)
-    opset = model_opset(model)
+    opsets = model_opsets(model)
     sig = signature_of(model, shapes)
     g = Graph(model.graph.name or "main")
     env: dict[str, Value] = {}
@@ -195,7 +210,7 @@ def import_model(model: onnx.ModelProto, shapes: Mapping | None = None,
         env[name] = g.add_input(name, info.dtype, info.shape)
     cx = Context(g)
     for i, proto in enumerate(model.graph.node):
-        _convert_node(cx, proto, env, opset, i)
+        _convert_node(cx, proto, env, opsets, i)
     for vi in model.graph.output:
         if vi.name not in env:
             raise ModelError(f"graph output {vi.name!r} is not produced by any node")
@@ -204,7 +219,7 @@ def import_model(model: onnx.ModelProto, shapes: Mapping | None = None,
     return g, sig
 
 
-def _convert_node(cx: Context, proto: onnx.NodeProto, env: dict, opset: int, index: int) -> None:
+def _convert_node(cx: Context, proto: onnx.NodeProto, env: dict, opsets: dict[str, int], index: int) -> None:
     inputs = []
     for name in proto.input:
         if name == "":
@@ -214,12 +229,21 @@ def _convert_node(cx: Context, proto: onnx.NodeProto, env: dict, opset: int, ind
                              f"which no earlier node, input or initializer defines")
         else:
             inputs.append(env[name])
+    domain = "" if proto.domain in ("", "ai.onnx") else proto.domain
+    opset = _node_version(opsets, domain)
     node = ONode(proto, inputs, opset, index)
-    conv = find_converter(node.op_type, opset, node.domain)
+    conv = find_converter(node.op_type, opset, domain)
+    if conv is None:
+        return _convert_function(cx, proto, node, env, opsets, index)
     cx.node = node
     first_new = len(cx.g.nodes)
     try:
         res = conv(cx, node)
+    except UnsupportedError:
+        if not has_function(node.op_type, opset, domain):
+            raise
+        del cx.g.nodes[first_new:]   # the converter refused this case: the standard's function does it
+        return _convert_function(cx, proto, node, env, opsets, index)
     except DLCError:
         raise
     except Exception as e:
@@ -236,3 +260,26 @@ def _convert_node(cx: Context, proto: onnx.NodeProto, env: dict, opset: int, ind
             cx.g._used.discard(v.name)
             v.name = cx.g.fresh_name(name)
         env[name] = v
+
+
+def _convert_function(cx: Context, proto: onnx.NodeProto, node: ONode, env: dict, opsets: dict[str, int],
+                      index: int) -> None:
+    """Convert a node through its function body (see functions.py)."""
+    got = function_body(proto, node.opset, node.domain, node.inputs)
+    if got is None:
+        raise node.error(f"op {node.op_type} is not supported at opset {node.opset}", UnsupportedError)
+    fn, attrs = got
+    body = expand(proto, fn, attrs, prefix=f"{node.name}/")
+    inner = dict(opsets)
+    inner.update(body_opset(fn, opsets.get("", node.opset)))
+    for j, sub in enumerate(body):
+        if not sub.name:
+            sub.name = f"{node.name}/{sub.op_type}_{j}"
+        try:
+            _convert_node(cx, sub, env, inner, index)
+        except UnsupportedError as e:
+            raise UnsupportedError(f"{node.op_type} node {node.name!r} (converted through its ONNX "
+                                   f"function): {e}") from None
+    for name in node.output_names:
+        if name and name not in env:
+            raise node.error(f"its function body does not produce output {name!r}")
