@@ -1,7 +1,7 @@
 """The op registry. Each family module registers its ops on import."""
 from .base import (BROADCAST, ELEMWISE, INJECTIVE, KINDS, OPAQUE, OUT_FUSABLE, REDUCE, REGISTRY,
                    VIEW, OpDef, get_op, register)
-from . import elementwise, linalg, nn, normalization, reduce, shape  # noqa: F401  (register ops)
+from . import elementwise, indexing, linalg, nn, normalization, reduce, shape  # noqa: F401  (register ops)
 
 __all__ = ["OpDef", "REGISTRY", "get_op", "register", "KINDS", "ELEMWISE", "BROADCAST", "INJECTIVE",
            "REDUCE", "OUT_FUSABLE", "VIEW", "OPAQUE"]

@@ -1,0 +1,50 @@
+"""Converters: GatherElements, ScatterElements (and the older Scatter),
+GatherND, ScatterND, OneHot, Trilu."""
+from __future__ import annotations
+
+import numpy as np
+
+from .registry import converter
+
+
+@converter("GatherElements", since=11)
+def gather_elements(cx, n):
+    return cx.op("gather_elements", [n.need(0), n.need(1)], axis=int(n.attr("axis", 0)))
+
+
+@converter("Scatter", since=9)
+@converter("ScatterElements", since=11)
+def scatter_elements(cx, n):
+    reduction = n.attr("reduction", "none") if n.op_type == "ScatterElements" else "none"
+    return cx.op("scatter_elements", [n.need(0), n.need(1), n.need(2)], axis=int(n.attr("axis", 0)),
+                 reduction=reduction)
+
+
+@converter("GatherND", since=11)
+def gather_nd(cx, n):
+    return cx.op("gather_nd", [n.need(0), n.need(1)], batch_dims=int(n.attr("batch_dims", 0)))
+
+
+@converter("ScatterND", since=11)
+def scatter_nd(cx, n):
+    return cx.op("scatter_nd", [n.need(0), n.need(1), n.need(2)], reduction=n.attr("reduction", "none"))
+
+
+@converter("OneHot", since=9)
+def one_hot(cx, n):
+    indices, values = n.need(0), n.need(2)
+    depth = n.const(1, "depth")      # the output shape depends on it: a constant
+    depth = np.asarray(depth).reshape(-1)
+    if depth.size != 1:
+        raise n.error(f"depth must hold one value, got {depth.size}")
+    d = int(depth[0])      # a float depth truncates, as in onnxruntime
+    if d < 1:
+        raise n.error(f"depth must be >= 1, got {d}")
+    return cx.op("one_hot", [indices, values], axis=int(n.attr("axis", -1)), depth=d)
+
+
+@converter("Trilu", since=14)
+def trilu(cx, n):
+    k = n.input(1)
+    return cx.op("trilu", [n.need(0)] + ([cx.cast(k, np.int64)] if k is not None else []),
+                 upper=int(n.attr("upper", 1)))
