@@ -1,8 +1,10 @@
 """Element types of the IR. They are numpy dtypes; this module names them.
 
-``float16`` and ``bfloat16`` (ml_dtypes) are *storage* types: tensors hold
-them in memory, kernels compute in float32 (a load widens, a store or a cast
-rounds to nearest even), and the reference interpreter does the same.
+``float16``, ``bfloat16`` and ml_dtypes' float8/float4 types are *storage*
+types: tensors hold them in memory, kernels compute in float32 (a load
+widens, a store or a cast rounds to nearest even), and the reference
+interpreter does the same. The 4- and 2-bit integers compute in int8/uint8
+and wrap when stored.
 ``kind`` classifies every supported dtype, ml_dtypes' included (numpy says
 ``"V"`` for those).
 """
@@ -27,9 +29,27 @@ _SHORT = {
 }
 SUPPORTED = frozenset(np.dtype(n) if n != "bfloat16" else bfloat16 for n in _SHORT)
 
+# the 8-bit and smaller floats, and 4- and 2-bit integers (ml_dtypes; one
+# byte per element in memory, as numpy arrays of them hold them)
+float8_e4m3fn = np.dtype(ml_dtypes.float8_e4m3fn)
+float8_e4m3fnuz = np.dtype(ml_dtypes.float8_e4m3fnuz)
+float8_e5m2 = np.dtype(ml_dtypes.float8_e5m2)
+float8_e5m2fnuz = np.dtype(ml_dtypes.float8_e5m2fnuz)
+float4_e2m1fn = np.dtype(ml_dtypes.float4_e2m1fn)
+int4, uint4 = np.dtype(ml_dtypes.int4), np.dtype(ml_dtypes.uint4)
+int2, uint2 = np.dtype(ml_dtypes.int2), np.dtype(ml_dtypes.uint2)
+FLOAT8 = (float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz)
+_SHORT.update({"float8_e4m3fn": "f8e4m3fn", "float8_e4m3fnuz": "f8e4m3fnuz", "float8_e5m2": "f8e5m2",
+               "float8_e5m2fnuz": "f8e5m2fnuz", "float4_e2m1fn": "f4e2m1", "int4": "i4", "uint4": "u4",
+               "int2": "i2", "uint2": "u2"})
+SUPPORTED = SUPPORTED | frozenset(FLOAT8 + (float4_e2m1fn, int4, uint4, int2, uint2))
+
 # storage type -> the type kernels compute in
-_COMPUTE = {float16: float32, bfloat16: float32}
-_KIND = {bfloat16: "f"}
+_COMPUTE = {float16: float32, bfloat16: float32, float4_e2m1fn: float32,
+            int4: np.dtype("int8"), int2: np.dtype("int8"), uint4: np.dtype("uint8"), uint2: np.dtype("uint8")}
+_COMPUTE.update({d: float32 for d in FLOAT8})
+_KIND = {bfloat16: "f", float4_e2m1fn: "f", int4: "i", int2: "i", uint4: "u", uint2: "u"}
+_KIND.update({d: "f" for d in FLOAT8})
 
 
 def short(dt) -> str:
@@ -87,6 +107,12 @@ def is_bool(dt) -> bool:
 
 
 def finfo(dt):
-    """np.finfo, also for bfloat16."""
+    """np.finfo, also for ml_dtypes' floats."""
     dt = np.dtype(dt)
-    return ml_dtypes.finfo(dt) if dt == bfloat16 else np.finfo(dt)
+    return np.finfo(dt) if dt in (float16, float32, float64) else ml_dtypes.finfo(dt)
+
+
+def iinfo(dt):
+    """np.iinfo, also for ml_dtypes' small integers."""
+    dt = np.dtype(dt)
+    return np.iinfo(dt) if dt.kind in "iu" else ml_dtypes.iinfo(dt)

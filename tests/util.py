@@ -10,6 +10,7 @@ from onnx import helper, numpy_helper
 
 import dlc
 from dlc.frontends.onnx import import_model
+from dlc.ir import dtypes
 from dlc.ir.interpreter import interpret
 
 DEFAULT_OPSET = 21
@@ -70,6 +71,8 @@ def assert_close(got: np.ndarray, want: np.ndarray, rtol: float, atol: float, wh
     got, want = np.asarray(got), np.asarray(want)
     assert got.shape == want.shape, f"{what}: shape {got.shape} != expected {want.shape}"
     assert got.dtype == want.dtype, f"{what}: dtype {got.dtype} != expected {want.dtype}"
+    if dtypes.kind(want.dtype) == "f" and want.dtype.kind != "f":   # ml_dtypes' floats: compare as float32
+        got, want = got.astype(np.float32), want.astype(np.float32)
     if want.dtype.kind in "fc":
         np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True, err_msg=what)
     else:

@@ -13,12 +13,12 @@ from llvmlite import ir
 
 from ...ir import dtypes
 from .. import kir
+from . import storage
 from ..kir import (Assign, Binary, Block, Buffer, Cast, Check, Cmp, Const, Expr, If, Kernel, Load,
                    Loop, Select, Store, Unary, Var)
 
 I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
-F16, F32 = np.dtype("float16"), np.dtype("float32")
-BF16 = dtypes.bfloat16
+F32 = np.dtype("float32")
 PTR = ir.PointerType()
 VOID = ir.VoidType()
 
@@ -34,12 +34,10 @@ def value_type(dt: np.dtype) -> ir.Type:
 
 
 def memory_type(dt: np.dtype) -> ir.Type:
-    """LLVM type of a value in memory (bool is one byte, as in numpy;
-    bfloat16 is its 16 bits)."""
+    """LLVM type of a value in memory (bool is one byte, as in numpy; the
+    storage-only types are in storage.py)."""
     dt = np.dtype(dt)
-    if dt == BF16:
-        return I16
-    return I8 if dt.kind == "b" else value_type(dt)
+    return storage.memory_type(dt) or (I8 if dt.kind == "b" else value_type(dt))
 
 
 _LLVM_MATH = {"sqrt", "exp", "log", "sin", "cos", "tan", "tanh", "asin", "acos", "atan", "sinh",
@@ -92,7 +90,7 @@ class _KernelRenderer:
             if s.buf.dtype.kind == "b":
                 val = self.b.zext(val, I8)
             elif dtypes.is_storage_only(s.buf.dtype):
-                val = self.narrow(val, s.buf.dtype)
+                val = self.narrow(val, s.buf.dtype, s.value.dtype)
             self.b.store(val, self.address(s.buf, s.idx))
         elif isinstance(s, Assign):
             self.b.store(self.expr(s.value), self.slots[s.var])
@@ -181,56 +179,16 @@ class _KernelRenderer:
         if isinstance(e, Select):
             return b.select(self.expr(e.cond), self.expr(e.a), self.expr(e.b))
         if isinstance(e, Cast):
-            if dtypes.is_storage_only(e.to):   # round to the storage type, keep computing in float32
-                x, src = self.expr(e.x), e.x.dtype
-                if src.kind != "f":
-                    x, src = self.cast(x, src, dtypes.float64), dtypes.float64
-                return self.widen(self.narrow(x, e.to, src), e.to)
+            if dtypes.is_storage_only(e.to):   # round (or wrap) to the storage type, keep its compute type
+                return self.widen(self.narrow(self.expr(e.x), e.to, e.x.dtype), e.to)
             return self.cast(self.expr(e.x), e.x.dtype, e.dtype)
         raise TypeError(f"cannot render {type(e).__name__}")
 
-    # ------------------------------------------ reduced-precision storage
     def widen(self, v: ir.Value, dt: np.dtype) -> ir.Value:
-        """A stored float16/bfloat16 as float32 (exact)."""
-        b = self.b
-        if dt == F16:
-            return b.fpext(v, ir.FloatType())
-        if dt == BF16:   # bfloat16 is the top half of a float32
-            return b.bitcast(b.shl(b.zext(v, I32), ir.Constant(I32, 16)), ir.FloatType())
-        raise TypeError(f"cannot widen {dt}")
+        return storage.widen(self, v, dt)
 
     def narrow(self, v: ir.Value, dt: np.dtype, src: np.dtype = F32) -> ir.Value:
-        """A float32 (or float64 `src`) value rounded to nearest even into
-        float16/bfloat16's memory type."""
-        b = self.b
-        if dt == F16:
-            if src != F32:   # float64: round to odd into float32 first (no double rounding, no libcall)
-                v = self.round_to_odd_f32(v)
-            return b.fptrunc(v, ir.HalfType())
-        if dt == BF16:
-            if src != F32:
-                v = b.fptrunc(v, ir.FloatType())
-            bits = b.bitcast(v, I32)
-            lsb = b.and_(b.lshr(bits, ir.Constant(I32, 16)), ir.Constant(I32, 1))
-            rounded = b.lshr(b.add(bits, b.add(ir.Constant(I32, 0x7FFF), lsb)), ir.Constant(I32, 16))
-            nan = b.fcmp_unordered("uno", v, v)
-            quiet = b.or_(b.lshr(bits, ir.Constant(I32, 16)), ir.Constant(I32, 0x40))
-            return b.trunc(b.select(nan, quiet, rounded), I16)
-        raise TypeError(f"cannot narrow to {dt}")
-
-    def round_to_odd_f32(self, d: ir.Value) -> ir.Value:
-        """float64 -> float32 rounded to odd (truncate, then set the last bit if
-        inexact): rounding that to a narrower float is then correctly rounded."""
-        b, f32 = self.b, ir.FloatType()
-        f = b.fptrunc(d, f32)
-        back = b.fpext(f, ir.DoubleType())
-        inexact = b.fcmp_ordered("!=", back, d)
-        away = b.fcmp_ordered(">", self.call("llvm.fabs.f64", back.type, [back]),
-                              self.call("llvm.fabs.f64", d.type, [d]))
-        bits = b.bitcast(f, I32)
-        bits = b.select(b.and_(inexact, away), b.sub(bits, ir.Constant(I32, 1)), bits)
-        bits = b.select(inexact, b.or_(bits, ir.Constant(I32, 1)), bits)
-        return b.bitcast(bits, f32)
+        return storage.narrow(self, v, src, dt)
 
     def call(self, name: str, ret: ir.Type, args: list[ir.Value]) -> ir.Value:
         fn = self.module.globals.get(name)

@@ -90,12 +90,28 @@ def _isinf_scalar(k, x, detect_positive=1, detect_negative=1):
 _unary("isinf", _isinf_ref, _isinf_scalar, out="bool")
 
 
-def _cast_infer(ins, to):
+def _cast_infer(ins, to, saturate=0):
     return dtypes.check(to, "cast"), ins[0].shape
 
 
-register(OpDef("cast", ELEMWISE, _cast_infer, lambda x, to: x.astype(to),
-               scalar=lambda k, x, to: k.cast(x, to)))
+def _cast_ref(x, to, saturate=0):
+    if saturate and np.dtype(to) in dtypes.FLOAT8:   # clamp to the largest finite value (NaN stays NaN)
+        info = dtypes.finfo(to)
+        with np.errstate(invalid="ignore"):
+            x = np.clip(x, float(info.min), float(info.max))
+    return x.astype(to)
+
+
+def _cast_scalar(k, x, to, saturate=0):
+    if saturate and np.dtype(to) in dtypes.FLOAT8 and x.dtype.kind in "fiu":
+        m = float(dtypes.finfo(to).max)
+        x = k.clamp(x, k.const(-m, x.dtype), k.const(m, x.dtype))
+    return k.cast(x, to)
+
+
+register(OpDef("cast", ELEMWISE, _cast_infer, _cast_ref, scalar=_cast_scalar,
+               doc="numpy's astype; saturate=1 clamps to a float8 type's finite range first "
+                   "(float->4/2-bit int truncates and wraps, as ml_dtypes)"))
 
 
 # ----------------------------------------------------------- activations
@@ -232,19 +248,34 @@ _binary("prelu", lambda x, s: np.where(x < 0, x * s, x).astype(x.dtype),
 
 
 def _shift_ref(a, b, direction="left"):
+    """Shifts of a negative or too large amount give 0 (-1 for a right shift
+    of a negative signed value); a right shift of a signed value is arithmetic."""
     bits = a.dtype.itemsize * 8
+    a, b = np.broadcast_arrays(a, b)
+    bad = (b < 0) | (b >= bits)
+    safe = np.where(bad, 0, b)
     with np.errstate(all="ignore"):
-        r = np.left_shift(a, b) if direction == "left" else np.right_shift(a, b)
-    return np.where(b >= bits, 0, r).astype(a.dtype)
+        if direction == "left":
+            u = np.dtype(f"u{a.dtype.itemsize}")
+            r = np.left_shift(a.view(u) if a.dtype.kind == "i" else a, safe.astype(u)).view(a.dtype)
+        else:
+            r = np.right_shift(a, safe)
+    fill = np.where((a < 0) & (direction != "left"), -1, 0) if a.dtype.kind == "i" else 0
+    return np.where(bad, fill, r).astype(a.dtype)
 
 
 def _shift(k, a, b, direction="left"):
     bits = a.dtype.itemsize * 8
-    r = k.shl(a, b) if direction == "left" else k.shr(a, b)
-    return k.select(b >= bits, k.zero(a.dtype), r)  # LLVM leaves over-wide shifts undefined
+    bad = (b >= bits) | (b < 0) if a.dtype.kind == "i" else b >= bits
+    safe = k.select(bad, k.zero(a.dtype), b)     # LLVM leaves over-wide shifts undefined
+    r = k.shl(a, safe) if direction == "left" else k.shr(a, safe)
+    fill = k.zero(a.dtype)
+    if a.dtype.kind == "i" and direction != "left":
+        fill = k.select(a < 0, k.const(-1, a.dtype), fill)
+    return k.select(bad, fill, r)
 
 
-_binary("bitshift", _shift_ref, _shift, kinds="u")
+_binary("bitshift", _shift_ref, _shift, kinds="iu")
 
 
 # ------------------------------------------------------------------- where

@@ -132,12 +132,25 @@ def cast(cx, n):
     to = n.attr("to")
     if isinstance(to, str):   # Cast-1 names the type: "FLOAT"
         to = onnx.TensorProto.DataType.Value(to.upper())
-    return cx.op("cast", [n.need(0)], to=onnx_dtype(n, to))
+    return _cast(cx, n, onnx_dtype(n, to))
+
+
+def _cast(cx, n, to):
+    x = n.need(0)
+    if x.dtype == to:
+        return x
+    saturate = int(n.attr("saturate", 1)) if n.opset >= 19 else 1
+    return cx.op("cast", [x], to=to, **({"saturate": 1} if saturate and to in dtypes.FLOAT8 else {}))
+
+
+@converter("BitCast", since=26)
+def bitcast(cx, n):
+    return cx.op("bitcast", [n.need(0)], to=onnx_dtype(n, n.attr("to")))
 
 
 @converter("CastLike")
 def cast_like(cx, n):
-    return cx.op("cast", [n.need(0)], to=n.need(1).dtype)
+    return _cast(cx, n, n.need(1).dtype)
 
 
 @converter("Clip", since=6)
