@@ -1,7 +1,7 @@
 """The op registry. Each family module registers its ops on import."""
 from .base import (BROADCAST, ELEMWISE, INJECTIVE, KINDS, OPAQUE, OUT_FUSABLE, REDUCE, REGISTRY,
                    VIEW, OpDef, get_op, register)
-from . import (cumulative, elementwise, indexing, linalg, nn, normalization, reduce,  # noqa: F401  (register ops)
+from . import (cumulative, elementwise, image, indexing, linalg, nn, normalization, reduce,  # noqa: F401  (register ops)
                shape)
 
 __all__ = ["OpDef", "REGISTRY", "get_op", "register", "KINDS", "ELEMWISE", "BROADCAST", "INJECTIVE",

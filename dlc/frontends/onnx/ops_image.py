@@ -1,0 +1,26 @@
+"""Converters: GridSample, RoiAlign."""
+from __future__ import annotations
+
+from .registry import converter
+
+_GS_MODES = {"bilinear": "linear", "bicubic": "cubic", "linear": "linear", "cubic": "cubic", "nearest": "nearest"}
+
+
+@converter("GridSample", since=16)
+def grid_sample(cx, n):
+    mode = n.attr("mode", "linear")
+    if mode not in _GS_MODES:
+        raise n.error(f"unknown mode {mode!r}")
+    return cx.op("grid_sample", [n.need(0), n.need(1)], mode=_GS_MODES[mode],
+                 padding_mode=n.attr("padding_mode", "zeros"), align_corners=int(n.attr("align_corners", 0)))
+
+
+@converter("RoiAlign", since=10)
+def roi_align(cx, n):
+    ctm = n.attr("coordinate_transformation_mode", "output_half_pixel") if n.opset >= 16 else "output_half_pixel"
+    if ctm not in ("half_pixel", "output_half_pixel"):
+        raise n.error(f"unknown coordinate_transformation_mode {ctm!r}")
+    return cx.op("roi_align", [n.need(0), n.need(1), n.need(2)], mode=n.attr("mode", "avg"),
+                 output_height=int(n.attr("output_height", 1)), output_width=int(n.attr("output_width", 1)),
+                 sampling_ratio=int(n.attr("sampling_ratio", 0)), spatial_scale=float(n.attr("spatial_scale", 1.0)),
+                 half_pixel=int(ctm == "half_pixel"))

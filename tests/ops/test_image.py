@@ -1,0 +1,39 @@
+"""GridSample and RoiAlign against onnxruntime (N-D GridSample: the onnx
+reference)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.util import check_op, rand
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear", "cubic"])
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("align_corners", [0, 1])
+def test_grid_sample_2d(mode, padding, align_corners):
+    x = rand(2, 3, 5, 6)
+    grid = rand(2, 4, 7, 2, low=-1.4, high=1.4, seed=1)   # some positions fall outside
+    check_op("GridSample", {"x": x, "g": grid},
+             {"mode": mode, "padding_mode": padding, "align_corners": align_corners}, opset=20,
+             rtol=1e-4, atol=1e-5,
+             # cubic + border: onnxruntime clamps the taps, the onnx reference (which dlc follows) the coordinate
+             reference="onnx" if (mode, padding) == ("cubic", "border") else "ort")
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+def test_grid_sample_3d(mode):
+    check_op("GridSample", {"x": rand(1, 2, 3, 4, 5), "g": rand(1, 2, 3, 2, 3, low=-1.2, high=1.2, seed=1)},
+             {"mode": mode, "padding_mode": "border"}, opset=20, reference="onnx")
+
+
+@pytest.mark.parametrize("mode", ["avg", "max"])
+@pytest.mark.parametrize("ctm", ["half_pixel", "output_half_pixel"])
+@pytest.mark.parametrize("sampling_ratio", [0, 2])
+def test_roi_align(mode, ctm, sampling_ratio):
+    x = rand(2, 3, 10, 12)
+    rois = np.array([[0, 0, 9, 9], [1.5, 2.5, 7.2, 8.1], [3, 1, 11, 4], [-2, -1, 3, 2]], np.float32)
+    batch = np.array([0, 1, 1, 0], np.int64)
+    check_op("RoiAlign", {"x": x, "rois": rois, "b": batch},
+             {"mode": mode, "coordinate_transformation_mode": ctm, "output_height": 3, "output_width": 4,
+              "sampling_ratio": sampling_ratio, "spatial_scale": 0.8}, opset=16, rtol=1e-4, atol=1e-5)
