@@ -176,3 +176,27 @@ def upsample_v7(cx, n):
 @converter("Upsample", since=9)
 def upsample_v9(cx, n):
     return _resize(cx, n, n.need(0), n.need(1), None, n.attr("mode", "nearest"))
+
+
+@converter("LpPool", since=2)
+def lp_pool(cx, n):
+    x = n.need(0)
+    nsp = _spatial_rank(n, x)
+    return cx.op("lp_pool", [x], kernel=_kernel(n, nsp), p=int(n.attr("p", 2)),
+                 ceil_mode=bool(n.attr("ceil_mode", 0)), **_window_attrs(n, nsp))
+
+
+@converter("MaxUnpool", since=9)
+def max_unpool(cx, n):
+    x, ind = n.need(0), n.need(1)
+    nsp = _spatial_rank(n, x)
+    shape = n.ints(2, what="output_shape")     # the output shape depends on it: a constant
+    attrs = _window_attrs(n, nsp)
+    return cx.op("max_unpool", [x, ind], kernel=_kernel(n, nsp), strides=attrs["strides"], pads=attrs["pads"],
+                 output_shape=tuple(shape) if shape else None)
+
+
+@converter("LRN")
+def lrn(cx, n):
+    return cx.op("lrn", [n.need(0)], size=int(n.attr("size")), alpha=float(n.attr("alpha", 1e-4)),
+                 beta=float(n.attr("beta", 0.75)), bias=float(n.attr("bias", 1.0)))
