@@ -138,3 +138,19 @@ def test_arg_infinities_and_single_element():
         check_op(op, {"x": x}, {"axis": 1})
         check_op(op, {"x": x}, {"axis": 1, "select_last_index": 1})
         check_op(op, {"x": rand(1, 1)}, {"keepdims": 0})
+
+
+# ------------------------------------------------------- Hardmax, LpNorm
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("opset", [11, 13])
+def test_hardmax(axis, opset):
+    x = rand(3, 4, 5, low=0, high=3).round()   # ties: the first maximum wins
+    check_op("Hardmax", {"x": x}, {"axis": axis}, opset=opset)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("axis", [0, -1])
+def test_lp_normalization(p, axis):
+    x = rand(3, 4)
+    x[1] = 0     # a zero norm gives 0
+    check_op("LpNormalization", {"x": x}, {"p": p, "axis": axis})

@@ -102,3 +102,41 @@ def _arg(ir_op):
 
 converter("ArgMax")(_arg("argmax"))
 converter("ArgMin")(_arg("argmin"))
+
+
+# -------------------------------------------------------------------- Hardmax
+def _hardmax(coerce_2d):
+    """1 at the first largest element along the axis, 0 elsewhere: argmax
+    compared with the positions along the axis. Before opset 13 the input
+    is seen as 2-D, [before axis, from axis on]."""
+    def convert(cx, n):
+        x = n.need(0)
+        if x.rank == 0:
+            raise n.error("the input must have rank >= 1")
+        a = _axis(n, x.rank)
+        orig = x
+        if coerce_2d:
+            x = cx.op("flatten", [x], axis=a)
+            a = 1
+        pos = cx.op("argmax", [x], axis=a, keepdims=True)
+        iota = np.arange(x.shape[a], dtype=np.int64).reshape([-1 if d == a else 1 for d in range(x.rank)])
+        y = cx.cast(cx.op("equal", [pos, cx.const(iota)]), x.dtype)
+        return cx.op("reshape", [y, cx.op("shape", [orig])]) if coerce_2d else y
+    return convert
+
+
+converter("Hardmax", since=1)(_hardmax(coerce_2d=True))
+converter("Hardmax", since=13)(_hardmax(coerce_2d=False))
+
+
+# ----------------------------------------------------------- LpNormalization
+@converter("LpNormalization")
+def lp_normalization(cx, n):
+    """x / ||x||_p along the axis (p = 1 or 2); 0 where the norm is 0."""
+    x = n.need(0)
+    a, p = _axis(n, x.rank), int(n.attr("p", 2))
+    if p not in (1, 2):
+        raise n.error(f"p must be 1 or 2, got {p}")
+    norm = cx.op("reduce_l1" if p == 1 else "reduce_l2", [x], axes=(a,), keepdims=True)
+    zero = cx.const(np.array(0, x.dtype))
+    return cx.op("where", [cx.op("equal", [norm, zero]), zero, cx.op("div", [x, norm])])
