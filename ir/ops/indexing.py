@@ -306,3 +306,125 @@ def _trilu_lower(k, ins, outs, upper=1):
 register(OpDef("trilu", OPAQUE, _trilu_infer, _trilu_ref, lower=_trilu_lower,
                doc="the upper (or lower) triangle of the last two dims from diagonal k (a run-time "
                    "scalar input, optional); zeros elsewhere"))
+
+
+# ---------------------------------------------------------------- eye_like
+def _eye_infer(ins, dtype, k=0):
+    x = ins[0]
+    if x.rank != 2:
+        raise ShapeError(f"eye_like needs a 2-D input, got {list(x.shape)}")
+    return dtypes.check(dtype, "eye_like"), x.shape
+
+
+def _eye_fold(ins, dtype, k=0):
+    x = ins[0]
+    if not x.static:
+        return None
+    return np.eye(*x.shape, k=int(k), dtype=dtype)
+
+
+def _eye_lower(k, ins, outs, dtype, k_diag=0):
+    out = outs[0]
+    if out.numel:
+        with k.loops(out.shape) as (i, j):
+            k.store(out, [i, j], k.cast(k.eq(j - i, k_diag), out.dtype))
+
+
+register(OpDef("eye_like", OPAQUE, _eye_infer, lambda x, dtype, k=0: np.eye(*x.shape, k=int(k), dtype=dtype),
+               lower=lambda kb, ins, outs, dtype, k=0: _eye_lower(kb, ins, outs, dtype, int(k)),
+               fold=_eye_fold, doc="ones on diagonal k of a matrix shaped like the input (its data unused)"))
+
+
+# --------------------------------------------------------- reverse_sequence
+def _rev_seq_infer(ins, batch_axis=1, time_axis=0):
+    x, lens = ins
+    if x.rank < 2 or {batch_axis, time_axis} - {0, 1} or batch_axis == time_axis:
+        raise ShapeError(f"reverse_sequence: batch_axis {batch_axis} and time_axis {time_axis} must be "
+                         f"0 and 1 of an input of rank >= 2")
+    if lens.rank != 1 or dtypes.kind(lens.dtype) not in "iu":
+        raise ShapeError(f"reverse_sequence sequence_lens must be a 1-D integer tensor, got {lens.type_str}")
+    return x.dtype, x.shape
+
+
+def _rev_seq_ref(x, lens, batch_axis=1, time_axis=0):
+    y = x.copy()
+    for b in range(x.shape[batch_axis]):
+        n = int(lens[b])
+        if not 0 <= n <= x.shape[time_axis]:
+            raise IndexError(f"sequence length {n} out of range")
+        sl = [slice(None)] * x.ndim
+        sl[batch_axis], sl[time_axis] = b, slice(0, n)
+        y[tuple(sl)] = np.flip(x[tuple(sl)], axis=0)
+    return y
+
+
+def _rev_seq_lower(k, ins, outs, batch_axis=1, time_axis=0):
+    x, lens = ins
+    out = outs[0]
+    t_max = x.shape[time_axis]
+    if not out.numel:
+        return
+    with k.loops(out.shape) as idx:
+        n = k.cast(k.load(lens, [idx[batch_axis]]), INDEX)
+        k.check((n >= 0) & (n <= t_max), f"sequence length out of range [0, {t_max}]")
+        t = idx[time_axis]
+        src = list(idx)
+        src[time_axis] = k.clamp(k.select(t < n, n - 1 - t, t), 0, t_max - 1)
+        k.store(out, idx, k.load(x, src))
+
+
+register(OpDef("reverse_sequence", INJECTIVE, _rev_seq_infer, _rev_seq_ref, lower=_rev_seq_lower,
+               doc="each batch entry's first sequence_lens[b] steps along time_axis reversed"))
+
+
+# ----------------------------------------------------------- tensor_scatter
+def _ts_infer(ins, axis=-2, mode="linear"):
+    cache, update = ins[0], ins[1]
+    a = norm_axis(axis, cache.rank)
+    if update.rank != cache.rank or update.dtype != cache.dtype or any(
+            isinstance(c, int) and isinstance(u, int) and (c != u if d != a else u > c)
+            for d, (c, u) in enumerate(zip(cache.shape, update.shape))):
+        raise ShapeError(f"tensor_scatter: update {update.type_str} does not fit cache {cache.type_str} "
+                         f"along axis {a}")
+    if mode not in ("linear", "circular"):
+        raise ShapeError(f"tensor_scatter mode {mode!r} is not linear or circular")
+    return cache.dtype, cache.shape
+
+
+def _ts_ref(cache, update, write=None, axis=-2, mode="linear"):
+    a = norm_axis(axis, cache.ndim)
+    out = cache.copy()
+    size = cache.shape[a]
+    write = np.zeros(cache.shape[0], np.int64) if write is None else write
+    for pre in np.ndindex(cache.shape[:a]):
+        for s in range(update.shape[a]):
+            j = int(write[pre[0]]) + s
+            j = j % size if mode == "circular" else j
+            if not 0 <= j < size:
+                raise IndexError("tensor_scatter write position out of range")
+            out[pre + (j,)] = update[pre + (s,)]
+    return out
+
+
+def _ts_lower(k, ins, outs, axis=-2, mode="linear"):
+    cache, update = ins[0], ins[1]
+    write = ins[2] if len(ins) > 2 else None
+    out = outs[0]
+    a = norm_axis(axis, cache.rank)
+    size = cache.shape[a]
+    _copy(k, cache, out)
+    if not update.numel:
+        return
+    with k.loops(update.shape) as idx:
+        j = idx[a] + (k.cast(k.load(write, [idx[0]]), INDEX) if write is not None else 0)
+        if mode == "circular":
+            j = k.floormod(j, size)
+        k.check((j >= 0) & (j < size), f"write position out of range [0, {size - 1}]")
+        dst = list(idx)
+        dst[a] = k.clamp(j, 0, size - 1)
+        k.store(out, dst, k.load(update, idx))
+
+
+register(OpDef("tensor_scatter", OPAQUE, _ts_infer, _ts_ref, lower=_ts_lower,
+               doc="a KV-cache update: update written into a copy of the cache along axis from "
+                   "write_indices[batch] (optional; circular mode wraps)"))

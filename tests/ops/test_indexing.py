@@ -74,3 +74,24 @@ def test_trilu(upper, k):
     if k is not None:
         inputs["k"] = np.array(k, np.int64)     # a run-time input
     check_op("Trilu", inputs, {"upper": upper}, opset=14)
+
+
+@pytest.mark.parametrize("k", [0, 1, -2])
+@pytest.mark.parametrize("dtype", [None, 7])    # keep the input's type, or int64
+def test_eye_like(k, dtype):
+    attrs = {"k": k} if dtype is None else {"k": k, "dtype": dtype}
+    check_op("EyeLike", {"x": rand(3, 5)}, attrs)
+
+
+@pytest.mark.parametrize("batch_axis,time_axis", [(0, 1), (1, 0)])
+def test_reverse_sequence(batch_axis, time_axis):
+    x = rand(4, 4, 3)
+    check_op("ReverseSequence", {"x": x, "lens": np.array([4, 0, 2, 1], np.int64)},
+             {"batch_axis": batch_axis, "time_axis": time_axis})
+
+
+@pytest.mark.parametrize("mode", ["linear", "circular"])
+def test_tensor_scatter(mode):
+    cache, update = rand(2, 3, 6, 4), rand(2, 3, 2, 4, seed=1)
+    write = np.array([1, 5 if mode == "circular" else 4], np.int64)
+    check_op("TensorScatter", {"c": cache, "u": update, "w": write}, {"mode": mode}, opset=24, reference="onnx")

@@ -158,3 +158,13 @@ def test_einsum_diagonal_is_unsupported_and_named():
     model = make_model([_node("Einsum", ["a"], "diag", equation="ii->i")], [("a", np.float32, [3, 3])], ["y"])
     with pytest.raises(dlc.UnsupportedError, match="diag"):
         dlc.compile(model)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4), (1,) * 2, (2, 3, 5, 5)])
+def test_det(shape):
+    check_op("Det", {"x": rand(*shape)}, rtol=1e-4, atol=1e-5)
+
+
+def test_det_singular_and_pivoting():
+    x = np.array([[[0, 1, 2], [1, 0, 3], [4, -3, 8]], [[1, 2, 3], [2, 4, 6], [1, 1, 1]]], np.float32)
+    check_op("Det", {"x": x})

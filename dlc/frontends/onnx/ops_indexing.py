@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .ops_elementwise import onnx_dtype
 from .registry import converter
 
 
@@ -48,3 +49,23 @@ def trilu(cx, n):
     k = n.input(1)
     return cx.op("trilu", [n.need(0)] + ([cx.cast(k, np.int64)] if k is not None else []),
                  upper=int(n.attr("upper", 1)))
+
+
+@converter("EyeLike", since=9)
+def eye_like(cx, n):
+    x = n.need(0)
+    dt = n.attr("dtype")
+    to = onnx_dtype(n, dt) if dt is not None else x.dtype
+    return cx.op("eye_like", [x], dtype=to, k=int(n.attr("k", 0)))
+
+
+@converter("ReverseSequence", since=10)
+def reverse_sequence(cx, n):
+    return cx.op("reverse_sequence", [n.need(0), n.need(1)], batch_axis=int(n.attr("batch_axis", 1)),
+                 time_axis=int(n.attr("time_axis", 0)))
+
+
+@converter("TensorScatter", since=24)
+def tensor_scatter(cx, n):
+    ins = [n.need(0), n.need(1)] + ([n.input(2)] if n.input(2) is not None else [])
+    return cx.op("tensor_scatter", ins, axis=int(n.attr("axis", -2)), mode=n.attr("mode", "linear"))

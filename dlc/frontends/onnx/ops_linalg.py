@@ -183,3 +183,8 @@ def einsum(cx, n):
         keep = set(out) | {x for ls in ins[i + 1:] for x in ls}
         y, ly = _contract(cx, y, ly, vals[i], ins[i], keep, order)
     return _permute(cx, y, ly, out)
+
+
+@converter("Det", since=11)
+def det(cx, n):
+    return cx.op("det", [n.need(0)])
