@@ -178,10 +178,13 @@ def identity(cx, n):
 
 @converter("Dropout")
 def dropout(cx, n):
+    """Identity (and an all-true mask) at inference; with a training_mode
+    input that may be true, the random dropout op (ops_random.py)."""
     x = n.need(0)
     training = n.input(2)
     if training is not None and (training.const is None or bool(training.const)):
-        raise n.error("training-mode Dropout cannot be compiled for inference", UnsupportedError)
+        from .ops_random import training_dropout
+        return training_dropout(cx, n, x, training)
     outs = [x]
     if n.wants_output(1):   # the mask: all True at inference
         outs.append(cx.op("expand", [cx.const(np.array(True)), cx.op("shape", [x])]))
