@@ -207,14 +207,6 @@ def test_dropout_mask_output():
     check_model(model, {"x": rand(3, 4)})
 
 
-def test_training_dropout_is_refused():
-    model = make_model([helper.make_node("Dropout", ["x", "r", "t"], ["y"], name="drop")],
-                       [("x", np.float32, [3])], ["y"],
-                       {"r": np.array(0.5, np.float32), "t": np.array(True)}, opset=13)
-    with pytest.raises(dlc.UnsupportedError, match="drop.*training"):
-        dlc.compile(model)
-
-
 def test_constant_node():
     model = make_model([helper.make_node("Constant", [], ["c"], value_floats=[1.0, 2.0, 3.0]),
                         helper.make_node("Add", ["x", "c"], ["y"])], [("x", np.float32, [2, 3])], ["y"])
