@@ -157,3 +157,40 @@ def constant_of_shape(cx, n):
 @converter("Range", since=11)
 def range_(cx, n):
     return cx.op("range", [n.need(0), n.need(1), n.need(2)])
+
+
+# ------------------------------------------------------ DepthToSpace & co
+def _static_dims(n, x, what):
+    if x.rank != 4 or not all(isinstance(d, int) for d in x.shape[1:]):
+        raise n.error(f"{what} needs a [N, C, H, W] input with known C, H, W, got {list(x.shape)}")
+    return x.shape
+
+
+@converter("DepthToSpace")
+def depth_to_space(cx, n):
+    """[N, C, H, W] -> [N, C/b², H*b, W*b]: a reshape, a transpose and a
+    reshape (DCR: depth-column-row order, the default; CRD: column-row-depth)."""
+    x, b = n.need(0), int(n.attr("blocksize"))
+    _, c, h, w = _static_dims(n, x, "DepthToSpace")
+    if c % (b * b):
+        raise n.error(f"channels {c} are not divisible by blocksize² = {b * b}")
+    if n.attr("mode", "DCR") == "CRD":
+        t = cx.reshape(x, [0, c // (b * b), b, b, h, w])
+        t = cx.op("transpose", [t], perm=(0, 1, 4, 2, 5, 3))
+    else:
+        t = cx.reshape(x, [0, b, b, c // (b * b), h, w])
+        t = cx.op("transpose", [t], perm=(0, 3, 4, 1, 5, 2))
+    return cx.reshape(t, [0, c // (b * b), h * b, w * b])
+
+
+@converter("SpaceToDepth")
+def space_to_depth(cx, n):
+    """[N, C, H, W] -> [N, C*b², H/b, W/b] (DCR order; CRD from opset 28's mode)."""
+    x, b = n.need(0), int(n.attr("blocksize"))
+    _, c, h, w = _static_dims(n, x, "SpaceToDepth")
+    if h % b or w % b:
+        raise n.error(f"H {h} and W {w} must be divisible by blocksize {b}")
+    t = cx.reshape(x, [0, c, h // b, b, w // b, b])
+    perm = (0, 1, 3, 5, 2, 4) if n.attr("mode", "DCR") == "CRD" else (0, 3, 5, 1, 2, 4)
+    t = cx.op("transpose", [t], perm=perm)
+    return cx.reshape(t, [0, c * b * b, h // b, w // b])
