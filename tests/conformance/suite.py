@@ -242,6 +242,18 @@ def assert_similar(want: list, got: list, rtol: float, atol: float) -> None:
     Runner.assert_similar_outputs(want, got, rtol=rtol, atol=atol)
 
 
+def compare(model: onnx.ModelProto, want: list, got: list, rtol: float, atol: float) -> None:
+    """assert_similar, output by output, naming the output that differs."""
+    if len(got) != len(want):
+        assert_similar(want, got, rtol, atol)     # onnx's message for a count mismatch
+    for i, (w, g) in enumerate(zip(want, got)):
+        try:
+            assert_similar([w], [g], rtol, atol)
+        except AssertionError as e:
+            name = model.graph.output[i].name if i < len(model.graph.output) else "?"
+            raise AssertionError(f"output {i} ({name}): {str(e).strip()}") from None
+
+
 # Ops whose outputs are random draws: no two generators agree, so a case
 # using one is checked by output count, shapes and dtypes only (and said so
 # in the results). Dropout counts when it has a training_mode input.
@@ -299,7 +311,7 @@ def run_case(case: Case) -> Result:
                 if shapes_only:
                     assert_same_shapes(want, got)
                 else:
-                    assert_similar(want, got, case.rtol, case.atol)
+                    compare(model, want, got, case.rtol, case.atol)
         return Result(case.name, True, seconds=time.perf_counter() - t0, shapes_only=shapes_only)
     except Exception as e:  # a case failing is data, not an error of the harness
         msg = str(e).strip().splitlines()
