@@ -95,3 +95,17 @@ def test_tensor_scatter(mode):
     cache, update = rand(2, 3, 6, 4), rand(2, 3, 2, 4, seed=1)
     write = np.array([1, 5 if mode == "circular" else 4], np.int64)
     check_op("TensorScatter", {"c": cache, "u": update, "w": write}, {"mode": mode}, opset=24, reference="onnx")
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+@pytest.mark.parametrize("largest", [0, 1])
+@pytest.mark.parametrize("k", [1, 3, 5])
+@pytest.mark.parametrize("dtype", [np.float32, np.int64, np.uint8])
+def test_topk(axis, largest, k, dtype):
+    x = rand(5, 6, 5, dtype=dtype, low=0, high=9)     # few distinct values: ties keep the lower index first
+    check_op("TopK", {"x": x, "k": np.array([k], np.int64)}, {"axis": axis, "largest": largest}, n_outputs=2,
+             constants=["k"])
+
+
+def test_topk_opset1_attribute():
+    check_op("TopK", {"x": rand(3, 7)}, {"k": 2}, n_outputs=2, opset=9)

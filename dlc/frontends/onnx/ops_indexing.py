@@ -69,3 +69,12 @@ def reverse_sequence(cx, n):
 def tensor_scatter(cx, n):
     ins = [n.need(0), n.need(1)] + ([n.input(2)] if n.input(2) is not None else [])
     return cx.op("tensor_scatter", ins, axis=int(n.attr("axis", -2)), mode=n.attr("mode", "linear"))
+
+
+@converter("TopK")
+def topk(cx, n):
+    x = n.need(0)
+    k = n.attr("k") if n.opset < 10 else n.ints(1, what="K")   # the output shape depends on k: a constant
+    k = int(k[0] if isinstance(k, (list, tuple)) else k)
+    largest = int(n.attr("largest", 1)) if n.opset >= 11 else 1
+    return list(cx.op("topk", [x], k=k, axis=int(n.attr("axis", -1)), largest=largest))
