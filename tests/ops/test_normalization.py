@@ -65,15 +65,6 @@ def _compile_node(op, inputs, outputs, name, opset=21, inits=None, **attrs):
     return dlc.compile(model)
 
 
-def test_batch_norm_training_is_refused_naming_the_node():
-    params = _bn_inputs(3)
-    ins = {"x": [2, 3, 4]} | {k: [3] for k in params}
-    with pytest.raises(dlc.UnsupportedError, match="bn_train"):
-        _compile_node("BatchNormalization", ins, ["y"], "bn_train", opset=15, inits=params, training_mode=1)
-    with pytest.raises(dlc.UnsupportedError, match="bn_stats"):
-        _compile_node("BatchNormalization", ins, ["y", "rm", "rv"], "bn_stats", opset=15, inits=params)
-
-
 # ---------------------------------------------------- Instance / LayerNorm
 @pytest.mark.parametrize("shape", [(2, 3, 4), (2, 3, 4, 5), (1, 2, 3, 2, 2), (2, 3, 1)])
 @pytest.mark.parametrize("opset", [7, 21])
@@ -154,3 +145,10 @@ def test_lp_normalization(p, axis):
     x = rand(3, 4)
     x[1] = 0     # a zero norm gives 0
     check_op("LpNormalization", {"x": x}, {"p": p, "axis": axis})
+
+
+def test_batch_norm_training_mode():
+    ins = {"x": rand(4, 3, 5, 2), "s": rand(3, seed=1), "b": rand(3, seed=2), "m": rand(3, seed=3),
+           "v": rand(3, seed=4, low=0.5, high=2)}
+    check_op("BatchNormalization", ins, {"training_mode": 1, "momentum": 0.8, "epsilon": 1e-3}, n_outputs=3,
+             opset=15, rtol=1e-4, atol=1e-5)

@@ -52,7 +52,7 @@ def batch_norm(cx, n):
     """y = x * scale + shift with scale = gamma / sqrt(var + eps) and
     shift = beta - mean * scale: constant weights fold both to one constant."""
     if n.attr("training_mode", 0):
-        raise n.error("training_mode=1 is not supported (inference only)", UnsupportedError)
+        return _batch_norm_training(cx, n)
     if not n.attr("spatial", 1):
         raise n.error("spatial=0 is not supported", UnsupportedError)
     _only_first_output(n)
@@ -64,6 +64,31 @@ def batch_norm(cx, n):
     scale = cx.op("div", [gamma, cx.op("sqrt", [cx.op("add", [var, eps])])])
     shift = cx.op("sub", [beta, cx.op("mul", [mean, scale])])
     return cx.op("add", [cx.op("mul", [x, scale]), shift])
+
+
+def _batch_norm_training(cx, n):
+    """training_mode=1: normalize with the batch's statistics (over all axes
+    but the channels); the running mean and variance move towards them by
+    1 - momentum: Y, running_mean, running_var."""
+    x = n.need(0)
+    if x.rank < 2:
+        raise n.error(f"X must have rank >= 2 ([N, C, ...]), got {list(x.shape)}")
+    axes = (0,) + tuple(range(2, x.rank))
+    mean = cx.op("reduce_mean", [x], axes=axes, keepdims=True)
+    d = cx.op("sub", [x, mean])
+    var = cx.op("reduce_mean", [cx.op("mul", [d, d])], axes=axes, keepdims=True)
+    eps = cx.const(np.array(n.attr("epsilon"), x.dtype))
+    y = cx.op("div", [d, cx.op("sqrt", [cx.op("add", [var, eps])])])
+    y = cx.op("add", [cx.op("mul", [y, _per_channel(cx, n.need(1), x)]), _per_channel(cx, n.need(2), x)])
+    outs = [y]
+    if n.wants_output(1) or n.wants_output(2):
+        m = float(n.attr("momentum", 0.9))
+        flat = [cx.reshape(v, [-1]) for v in (mean, var)]
+        for run, batch in zip((n.need(3), n.need(4)), flat):
+            run = cx.cast(run, x.dtype)
+            outs.append(cx.op("add", [cx.op("mul", [run, cx.const(np.array(m, x.dtype))]),
+                                      cx.op("mul", [batch, cx.const(np.array(1 - m, x.dtype))])]))
+    return outs
 
 
 @converter("InstanceNormalization")
