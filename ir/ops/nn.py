@@ -500,7 +500,7 @@ F32, F64 = np.dtype("float32"), np.dtype("float64")
 COORD_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
                "tf_half_pixel_for_nn")
 NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil", "simple")
-RESIZE_MODES = ("nearest", "linear")
+RESIZE_MODES = ("nearest", "linear", "cubic")
 ASPECT_POLICIES = ("stretch", "not_larger", "not_smaller")
 
 
@@ -608,6 +608,26 @@ def _linear_taps(m, x, ax: _Axis):
     return i1, i2, xc - m.cast(i1, F32)
 
 
+def _cubic_taps(m, x, ax: _Axis, a: float, exclude_outside: bool):
+    """The four taps floor(x)-1 .. floor(x)+2 (clamped to the axis) and Keys'
+    cubic weights with coefficient `a`; with `exclude_outside`, taps outside
+    the axis weigh 0 and the others are renormalized (as onnxruntime)."""
+    fl = m.floor(x)
+    s = x - fl
+    i0 = m.cast(fl, INDEX)
+    t = [s + 1.0, s, 1.0 - s, 2.0 - s]
+    w = [((a * t[0] - 5 * a) * t[0] + 8 * a) * t[0] - 4 * a,
+         ((a + 2) * t[1] - (a + 3)) * t[1] * t[1] + 1.0,
+         ((a + 2) * t[2] - (a + 3)) * t[2] * t[2] + 1.0,
+         ((a * t[3] - 5 * a) * t[3] + 8 * a) * t[3] - 4 * a]
+    idx = [i0 + (j - 1) for j in range(4)]
+    if exclude_outside:
+        w = [m.select((i >= 0) & (i < ax.size), wj, wj * 0.0) for i, wj in zip(idx, w)]
+        total = w[0] + w[1] + w[2] + w[3]
+        w = [wj / total for wj in w]
+    return [(m.clamp(i, 0, ax.size - 1), wj) for i, wj in zip(idx, w)]
+
+
 def _resize_args(x_shape, scales, sizes, axes, policy):
     scales = None if scales is None or np.size(scales) == 0 else [float(s) for s in np.reshape(scales, -1)]
     sizes = None if sizes is None or np.size(sizes) == 0 else [int(s) for s in np.reshape(sizes, -1)]
@@ -620,7 +640,7 @@ def _resize_args(x_shape, scales, sizes, axes, policy):
 
 
 def _resize_infer(ins, mode="nearest", coord="half_pixel", nearest="round_prefer_floor", axes=None,
-                  policy="stretch"):
+                  policy="stretch", cubic_a=-0.75, exclude_outside=0):
     x = ins[0]
     scales = ins[1] if len(ins) > 1 else None
     sizes = ins[2] if len(ins) > 2 else None
@@ -628,8 +648,8 @@ def _resize_infer(ins, mode="nearest", coord="half_pixel", nearest="round_prefer
                              ("nearest", nearest, NEAREST_MODES), ("policy", policy, ASPECT_POLICIES)):
         if v not in choices:
             raise ShapeError(f"resize {name} {v!r} is not one of {', '.join(choices)}")
-    if mode == "linear":
-        _check_float("resize (linear)", x)
+    if mode in ("linear", "cubic"):
+        _check_float(f"resize ({mode})", x)
     if x.rank == 0:
         raise ShapeError("resize needs an input of rank >= 1")
     if axes is not None and (sorted(set(axes)) != sorted(axes) or any(not 0 <= a < x.rank for a in axes)):
@@ -650,7 +670,7 @@ def _resize_infer(ins, mode="nearest", coord="half_pixel", nearest="round_prefer
 
 
 def _resize_ref(x, scales=None, sizes=None, *, mode="nearest", coord="half_pixel", nearest="round_prefer_floor",
-                axes=None, policy="stretch"):
+                axes=None, policy="stretch", cubic_a=-0.75, exclude_outside=0):
     m = _NumpyMath
     plan = _resize_args(x.shape, scales, sizes, axes, policy)
     taps = []   # per axis: [(indices, weights or None)]
@@ -661,6 +681,9 @@ def _resize_ref(x, scales=None, sizes=None, *, mode="nearest", coord="half_pixel
         elif mode == "nearest":
             idx = _nearest_index(m, _source_coord(m, o, ax, coord), ax, nearest)
             taps.append([(np.broadcast_to(idx, o.shape), None)])
+        elif mode == "cubic":
+            taps.append([(np.broadcast_to(i, o.shape), np.broadcast_to(w, o.shape)) for i, w in
+                         _cubic_taps(m, _source_coord(m, o, ax, coord), ax, cubic_a, bool(exclude_outside))])
         else:
             i1, i2, lam = _linear_taps(m, _source_coord(m, o, ax, coord), ax)
             taps.append([(np.broadcast_to(i1, o.shape), 1 - lam), (np.broadcast_to(i2, o.shape), lam)])
@@ -676,7 +699,7 @@ def _resize_ref(x, scales=None, sizes=None, *, mode="nearest", coord="half_pixel
 
 
 def _resize_lower(k, ins, outs, mode="nearest", coord="half_pixel", nearest="round_prefer_floor", axes=None,
-                  policy="stretch"):
+                  policy="stretch", cubic_a=-0.75, exclude_outside=0):
     x, y = ins[0], outs[0]
     scales = ins[1].const if len(ins) > 1 and ins[1] is not None else None
     sizes = ins[2].const if len(ins) > 2 and ins[2] is not None else None
@@ -694,6 +717,9 @@ def _resize_lower(k, ins, outs, mode="nearest", coord="half_pixel", nearest="rou
             elif mode == "nearest":
                 taps.append([(k.local(_nearest_index(k, _source_coord(k, o, ax, coord), ax, nearest), f"src{d}"),
                               None)])
+            elif mode == "cubic":
+                taps.append([(k.local(i, f"i{d}_{j}"), k.local(w, f"w{d}_{j}")) for j, (i, w) in enumerate(
+                    _cubic_taps(k, _source_coord(k, o, ax, coord), ax, cubic_a, bool(exclude_outside)))])
             else:
                 i1, i2, lam = _linear_taps(k, _source_coord(k, o, ax, coord), ax)
                 i1, i2, lam = k.local(i1, f"lo{d}"), k.local(i2, f"hi{d}"), k.local(lam, f"w{d}")
@@ -714,4 +740,4 @@ def _resize_lower(k, ins, outs, mode="nearest", coord="half_pixel", nearest="rou
 
 
 register(OpDef("resize", OPAQUE, _resize_infer, _resize_ref, lower=_resize_lower, static_inputs=(1, 2),
-               doc="nearest / linear resize of any axes; inputs x, scales (float32) or sizes (int64)"))
+               doc="nearest / linear / cubic resize of any axes; inputs x, scales (float32) or sizes (int64)"))

@@ -121,12 +121,10 @@ def _present(v):
 
 
 def _resize(cx, n, x, scales, sizes, mode, coord="asymmetric", nearest="simple", axes=None,
-            policy="stretch"):
+            policy="stretch", **cubic):
     if mode == "bilinear":   # Upsample-7's old name
         mode = "linear"
-    if mode == "cubic":
-        raise n.error("mode 'cubic' is not supported (nearest and linear are)", UnsupportedError)
-    if mode not in ("nearest", "linear"):
+    if mode not in ("nearest", "linear", "cubic"):
         raise n.error(f"unknown mode {mode!r}")
     if coord == "tf_crop_and_resize":
         raise n.error("coordinate_transformation_mode 'tf_crop_and_resize' is not supported", UnsupportedError)
@@ -144,8 +142,10 @@ def _resize(cx, n, x, scales, sizes, mode, coord="asymmetric", nearest="simple",
         if bad:
             raise n.error(f"axes {list(axes)} are out of range for rank {x.rank}")
         axes = tuple(int(a) % x.rank for a in axes)
+    if mode != "cubic":
+        cubic = {}
     return cx.op("resize", [x, scales, sizes], mode=mode, coord=coord, nearest=nearest if mode == "nearest"
-                 else "round_prefer_floor", axes=axes, policy=policy)
+                 else "round_prefer_floor", axes=axes, policy=policy, **cubic)
 
 
 @converter("Resize", since=10)
@@ -162,7 +162,8 @@ def resize(cx, n):
     return _resize(cx, n, x, n.input(2), n.input(3), n.attr("mode", "nearest"),
                    n.attr("coordinate_transformation_mode", "half_pixel"),
                    n.attr("nearest_mode", "round_prefer_floor"), axes=list(axes) if axes else None,
-                   policy=policy)
+                   policy=policy, cubic_a=float(n.attr("cubic_coeff_a", -0.75)),
+                   exclude_outside=int(n.attr("exclude_outside", 0)))
 
 
 @converter("Upsample", since=7)
