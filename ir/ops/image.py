@@ -315,3 +315,100 @@ def _roi_lower(k, ins, outs, mode="avg", output_height=1, output_width=1, sampli
 register(OpDef("roi_align", OPAQUE, _roi_infer, _roi_ref, lower=_roi_lower,
                doc="average (or max) of bilinear samples per bin of each ROI [x1, y1, x2, y2] "
                    "of the image batch_indices names"))
+
+
+# -------------------------------------------------------------- deform_conv
+def _deform_infer(ins, strides, dilations, pads, group=1, offset_group=1):
+    x, w, off = ins[0], ins[1], ins[2]
+    if x.rank != 4 or w.rank != 4 or off.rank != 4 or dtypes.kind(x.dtype) != "f":
+        raise ShapeError(f"deform_conv supports 2-D float convolutions, got {x.type_str}, {w.type_str}")
+    kh, kw = w.shape[2:]
+    outs = []
+    for size, k_, s, d, p0, p1 in zip(x.shape[2:], (kh, kw), strides, dilations, pads[:2], pads[2:]):
+        outs.append((size + p0 + p1 - ((k_ - 1) * d + 1)) // s + 1)
+    if tuple(off.shape[2:]) != tuple(outs) or off.shape[1] != offset_group * kh * kw * 2:
+        raise ShapeError(f"deform_conv offset {list(off.shape)} does not fit the output {outs} and "
+                         f"{offset_group} offset groups of a {kh}x{kw} kernel")
+    return x.dtype, (x.shape[0], w.shape[0], *outs)
+
+
+def _bilinear_zero(m, h, w, height: int, width: int):
+    """Bilinear taps of (h, w) with zeros outside: [(i, j, weight, valid)]."""
+    h0, w0 = m.floor(h), m.floor(w)
+    lh, lw = h - h0, w - w0
+    i0, j0 = m.cast(h0, INDEX), m.cast(w0, INDEX)
+    out = []
+    for di, wi in ((0, 1.0 - lh), (1, lh)):
+        for dj, wj in ((0, 1.0 - lw), (1, lw)):
+            i, j = i0 + di, j0 + dj
+            valid = (i >= 0) & (i < height) & (j >= 0) & (j < width)
+            out.append((m.clamp(i, 0, height - 1), m.clamp(j, 0, width - 1), wi * wj, valid))
+    return out
+
+
+def _deform_ref(x, w, off, b=None, mask=None, *, strides, dilations, pads, group=1, offset_group=1):
+    n, c, height, width = x.shape
+    m_, cg, kh, kw = w.shape
+    oh, ow = off.shape[2:]
+    y = np.zeros((n, m_, oh, ow), np.float64)
+    mg, cpo = m_ // group, c // offset_group
+    oi, oj = np.meshgrid(np.arange(oh), np.arange(ow), indexing="ij")
+    for ni in range(n):
+        for ci in range(c):
+            og = ci // cpo
+            for a in range(kh):
+                for bb in range(kw):
+                    t = (og * kh + a) * kw + bb
+                    h = oi * strides[0] - pads[0] + a * dilations[0] + off[ni, 2 * t]
+                    v = oj * strides[1] - pads[1] + bb * dilations[1] + off[ni, 2 * t + 1]
+                    val = np.zeros((oh, ow))
+                    for i, j, wt, ok in _bilinear_zero(_NumpyMath, h.astype(np.float64), v.astype(np.float64),
+                                                       height, width):
+                        val += np.where(ok, wt * x[ni, ci][i, j], 0)
+                    if mask is not None:
+                        val = val * mask[ni, t]
+                    g = ci // cg
+                    for mo in range(g * mg, (g + 1) * mg):
+                        y[ni, mo] += w[mo, ci - g * cg, a, bb] * val
+    if b is not None:
+        y += b.reshape(1, -1, 1, 1)
+    return y.astype(x.dtype)
+
+
+def _deform_lower(k, ins, outs, strides, dilations, pads, group=1, offset_group=1):
+    x, w, off = ins[0], ins[1], ins[2]
+    b = ins[3] if len(ins) > 3 else None
+    mask = ins[4] if len(ins) > 4 else None
+    y = outs[0]
+    n, c, height, width = x.shape
+    m_, cg, kh, kw = w.shape
+    mg, cpo = m_ // group, c // offset_group
+    ct = dtypes.compute(x.dtype)
+    if not y.numel:
+        return
+    with k.loops(y.shape, "o") as (ni, mo, oi, oj):
+        acc = k.local(k.cast(k.load(b, [mo]), ct) if b is not None else k.zero(ct), "acc")
+        g = k.local(k.floordiv(mo, mg), "g")
+        with k.loop(cg, "ci") as cl:
+            ci = k.local(g * cg + cl, "c")
+            og = k.floordiv(ci, cpo)
+            for a in range(kh):
+                for bb in range(kw):
+                    t = (og * kh + a) * kw + bb
+                    h = k.cast(oi * strides[0] - pads[0] + a * dilations[0], ct) + k.load(off, [ni, t * 2, oi, oj])
+                    v = k.cast(oj * strides[1] - pads[1] + bb * dilations[1], ct) + \
+                        k.load(off, [ni, t * 2 + 1, oi, oj])
+                    h, v = k.local(h, "h"), k.local(v, "w")
+                    val = None
+                    for i, j, wt, ok in _bilinear_zero(k, h, v, height, width):
+                        term = k.select(ok, wt * k.load(x, [ni, ci, i, j]), k.zero(ct))
+                        val = term if val is None else val + term
+                    if mask is not None:
+                        val = val * k.load(mask, [ni, t, oi, oj])
+                    k.assign(acc, acc + k.load(w, [mo, cl, a, bb]) * val)
+        k.store(y, [ni, mo, oi, oj], acc)
+
+
+register(OpDef("deform_conv", OPAQUE, _deform_infer, _deform_ref, lower=_deform_lower,
+               doc="2-D deformable convolution: each tap samples x (bilinear, zeros outside) at its "
+                   "position plus a learned offset, optionally scaled by a mask"))

@@ -37,3 +37,21 @@ def test_roi_align(mode, ctm, sampling_ratio):
     check_op("RoiAlign", {"x": x, "rois": rois, "b": batch},
              {"mode": mode, "coordinate_transformation_mode": ctm, "output_height": 3, "output_width": 4,
               "sampling_ratio": sampling_ratio, "spatial_scale": 0.8}, opset=16, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("attrs,with_mask,with_bias", [
+    (dict(), False, False),
+    (dict(pads=[1, 1, 1, 1]), True, True),
+    (dict(strides=[2, 1], dilations=[1, 2], pads=[1, 0, 1, 2]), True, False),
+    (dict(group=2, offset_group=2, pads=[1, 1, 1, 1]), False, True),
+])
+def test_deform_conv(attrs, with_mask, with_bias):
+    x, w = rand(1, 4, 5, 6), rand(4, 4 // attrs.get("group", 1), 3, 2, seed=1)
+    s, d, p = attrs.get("strides", [1, 1]), attrs.get("dilations", [1, 1]), attrs.get("pads", [0, 0, 0, 0])
+    oh = (5 + p[0] + p[2] - (2 * d[0] + 1)) // s[0] + 1
+    ow = (6 + p[1] + p[3] - (1 * d[1] + 1)) // s[1] + 1
+    og = attrs.get("offset_group", 1)
+    ins = {"x": x, "w": w, "off": rand(1, og * 6 * 2, oh, ow, seed=2, low=-1.5, high=1.5),
+           "b": rand(4, seed=3) if with_bias else None,
+           "mask": rand(1, og * 6, oh, ow, seed=4, low=0, high=1) if with_mask else None}
+    check_op("DeformConv", ins, dict(attrs, kernel_shape=[3, 2]), opset=22, reference="onnx", rtol=1e-4, atol=1e-5)

@@ -1,6 +1,7 @@
 """Converters: GridSample, RoiAlign."""
 from __future__ import annotations
 
+from ...ir.errors import UnsupportedError
 from .registry import converter
 
 _GS_MODES = {"bilinear": "linear", "bicubic": "cubic", "linear": "linear", "cubic": "cubic", "nearest": "nearest"}
@@ -24,3 +25,18 @@ def roi_align(cx, n):
                  output_height=int(n.attr("output_height", 1)), output_width=int(n.attr("output_width", 1)),
                  sampling_ratio=int(n.attr("sampling_ratio", 0)), spatial_scale=float(n.attr("spatial_scale", 1.0)),
                  half_pixel=int(ctm == "half_pixel"))
+
+
+@converter("DeformConv", since=19)
+def deform_conv(cx, n):
+    x, w, off = n.need(0), n.need(1), n.need(2)
+    if x.rank != 4:
+        raise n.error(f"only 2-D deformable convolutions are supported, got an input of rank {x.rank}",
+                      UnsupportedError)
+
+    def ints(name, default):
+        v = n.attr(name)
+        return [int(a) for a in v] if v else default
+    return cx.op("deform_conv", [x, w, off, n.input(3), n.input(4)], strides=ints("strides", [1, 1]),
+                 dilations=ints("dilations", [1, 1]), pads=ints("pads", [0, 0, 0, 0]),
+                 group=int(n.attr("group", 1)), offset_group=int(n.attr("offset_group", 1)))
