@@ -115,6 +115,31 @@ register(OpDef("normalize", OPAQUE, _normalize_infer, _normalize_ref, lower=_nor
                doc="(x - mean) / sqrt(var + epsilon) over the axes from `axis` to the last"))
 
 
+# ------------------------------------------------------------ rms_normalize
+def _rms_lower(k, ins, outs, axis, epsilon):
+    x, out = ins[0], outs[0]
+    axes = tuple(range(axis, x.rank))
+    n = k.const(int(np.prod(x.shape[axis:], dtype=np.int64)), x.dtype)
+    with row_loops(k, x, axes) as (inner_loops, at):
+        ss = k.local(k.zero(x.dtype), "ss")
+        with inner_loops() as r:
+            v = k.load(x, at(r))
+            k.accumulate(ss, v * v)
+        inv = k.local(1 / k.sqrt(ss / n + k.const(epsilon, x.dtype)), "inv_rms")
+        with inner_loops() as r:
+            k.store(out, at(r), k.load(x, at(r)) * inv)
+
+
+def _rms_ref(x, axis, epsilon):
+    axes = tuple(range(axis, x.ndim))
+    ms = np.mean(np.square(x), axis=axes, keepdims=True)
+    return (x / np.sqrt(ms + x.dtype.type(epsilon))).astype(x.dtype)
+
+
+register(OpDef("rms_normalize", OPAQUE, _normalize_infer, _rms_ref, lower=_rms_lower,
+               doc="x / sqrt(mean(x^2) + epsilon) over the axes from `axis` to the last"))
+
+
 # ---------------------------------------------------------- argmax/argmin
 def _arg_infer(op):
     def infer(ins, axis, keepdims, select_last_index=0):

@@ -152,3 +152,25 @@ def test_batch_norm_training_mode():
            "v": rand(3, seed=4, low=0.5, high=2)}
     check_op("BatchNormalization", ins, {"training_mode": 1, "momentum": 0.8, "epsilon": 1e-3}, n_outputs=3,
              opset=15, rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------- RMSNormalization, GroupNormalization
+@pytest.mark.parametrize("axis", [-1, 1, 0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_rms_normalization(axis, dtype):
+    x = rand(2, 3, 8, dtype=dtype)
+    scale = rand(*(2, 3, 8)[axis % 3:], seed=1, dtype=dtype)
+    check_op("RMSNormalization", {"x": x, "s": scale}, {"axis": axis, "epsilon": 1e-3}, opset=23,
+             reference="onnx", rtol=2e-3 if dtype == np.float16 else 1e-5, atol=1e-3 if dtype == np.float16 else 1e-6)
+
+
+@pytest.mark.parametrize("groups", [1, 2, 4])
+@pytest.mark.parametrize("shape", [(2, 4, 3, 5), (3, 4, 7)])
+def test_group_normalization(groups, shape):
+    check_op("GroupNormalization", {"x": rand(*shape), "s": rand(4, seed=1), "b": rand(4, seed=2)},
+             {"num_groups": groups, "epsilon": 1e-3}, opset=21, rtol=1e-4, atol=1e-5)
+
+
+def test_group_normalization_opset18_per_group_scale():
+    check_op("GroupNormalization", {"x": rand(2, 6, 3), "s": rand(3, seed=1), "b": rand(3, seed=2)},
+             {"num_groups": 3}, opset=18, reference="onnx", rtol=1e-4, atol=1e-5)
