@@ -1,6 +1,6 @@
 """The ONNX frontend: ONNX models to dlc IR. ONNX names live only here."""
 from . import (ops_cumulative, ops_elementwise, ops_image, ops_indexing, ops_linalg, ops_nn, ops_normalization,  # noqa: F401  (register converters)
-               ops_quantize, ops_random, ops_recurrent, ops_reduce, ops_shape, ops_spectral, ops_text,
+               ops_quantize, ops_random, ops_recurrent, ops_reduce, ops_ml, ops_shape, ops_spectral, ops_text,
                ops_training)
 from .importer import Signature, TensorInfo, check_support, import_model, load_model, model_opset
 from .registry import CONVERTERS, converter, supported_ops
