@@ -36,19 +36,20 @@ float8_e4m3fnuz = np.dtype(ml_dtypes.float8_e4m3fnuz)
 float8_e5m2 = np.dtype(ml_dtypes.float8_e5m2)
 float8_e5m2fnuz = np.dtype(ml_dtypes.float8_e5m2fnuz)
 float4_e2m1fn = np.dtype(ml_dtypes.float4_e2m1fn)
+float8_e8m0fnu = np.dtype(ml_dtypes.float8_e8m0fnu)   # a power of two (or NaN); no sign, no zero
 int4, uint4 = np.dtype(ml_dtypes.int4), np.dtype(ml_dtypes.uint4)
 int2, uint2 = np.dtype(ml_dtypes.int2), np.dtype(ml_dtypes.uint2)
 FLOAT8 = (float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz)
 _SHORT.update({"float8_e4m3fn": "f8e4m3fn", "float8_e4m3fnuz": "f8e4m3fnuz", "float8_e5m2": "f8e5m2",
-               "float8_e5m2fnuz": "f8e5m2fnuz", "float4_e2m1fn": "f4e2m1", "int4": "i4", "uint4": "u4",
+               "float8_e5m2fnuz": "f8e5m2fnuz", "float4_e2m1fn": "f4e2m1", "float8_e8m0fnu": "f8e8m0", "int4": "i4", "uint4": "u4",
                "int2": "i2", "uint2": "u2"})
-SUPPORTED = SUPPORTED | frozenset(FLOAT8 + (float4_e2m1fn, int4, uint4, int2, uint2))
+SUPPORTED = SUPPORTED | frozenset(FLOAT8 + (float4_e2m1fn, float8_e8m0fnu, int4, uint4, int2, uint2))
 
 # storage type -> the type kernels compute in
-_COMPUTE = {float16: float32, bfloat16: float32, float4_e2m1fn: float32,
+_COMPUTE = {float16: float32, bfloat16: float32, float4_e2m1fn: float32, float8_e8m0fnu: float32,
             int4: np.dtype("int8"), int2: np.dtype("int8"), uint4: np.dtype("uint8"), uint2: np.dtype("uint8")}
 _COMPUTE.update({d: float32 for d in FLOAT8})
-_KIND = {bfloat16: "f", float4_e2m1fn: "f", int4: "i", int2: "i", uint4: "u", uint2: "u"}
+_KIND = {bfloat16: "f", float4_e2m1fn: "f", float8_e8m0fnu: "f", int4: "i", int2: "i", uint4: "u", uint2: "u"}
 _KIND.update({d: "f" for d in FLOAT8})
 
 

@@ -9,6 +9,9 @@ kernels compute in, and how a store (or a cast) narrows a computed value.
   rounds to nearest even with ml_dtypes' overflow rules (to inf where the
   format has one, else NaN; float4 saturates). Cast's ``saturate`` clamps
   before narrowing (see the ``cast`` op).
+- float8e8m0: an exponent byte (2**(e - 127); 0xFF is NaN; no sign, no
+  zero); narrowing rounds the magnitude up to a power of two and saturates
+  (ONNX Cast's default round_mode "up" with saturate).
 - int4/uint4/int2/uint2: one byte each holding the low bits; computed in
   int8/uint8; narrowing keeps the low bits (wraps), as ml_dtypes does.
 """
@@ -58,7 +61,7 @@ def memory_type(dt: np.dtype) -> ir.Type | None:
         return ir.HalfType()
     if dt == dtypes.bfloat16:
         return I16
-    if dt in MINIFLOATS or dt in SMALL_INTS:
+    if dt in MINIFLOATS or dt in SMALL_INTS or dt == dtypes.float8_e8m0fnu:
         return I8
     return None
 
@@ -81,6 +84,11 @@ def widen(r, v: ir.Value, dt: np.dtype) -> ir.Value:
         if signed:
             return b.ashr(b.shl(v, _c(I8, 8 - bits)), _c(I8, 8 - bits))
         return b.and_(v, _c(I8, (1 << bits) - 1))
+    if dt == dtypes.float8_e8m0fnu:
+        c = b.zext(v, I32)
+        bits = b.select(b.icmp_unsigned("==", c, _c(I32, 0)), _c(I32, 0x00400000), b.shl(c, _c(I32, 23)))
+        val = b.bitcast(bits, F32T)
+        return b.select(b.icmp_unsigned("==", c, _c(I32, 0xFF)), ir.Constant(F32T, float("nan")), val)
     return _decode(r, v, MINIFLOATS[dt])
 
 
@@ -116,6 +124,14 @@ def narrow(r, v: ir.Value, src: np.dtype, dt: np.dtype) -> ir.Value:
         nan = b.fcmp_unordered("uno", v, v)
         quiet = b.or_(b.lshr(bits, _c(I32, 16)), _c(I32, 0x40))
         return b.trunc(b.select(nan, quiet, rounded), I16)
+    if dt == dtypes.float8_e8m0fnu:   # the float32 exponent, rounded up, saturated; sign ignored
+        bits = b.bitcast(v, I32)
+        e = b.and_(b.lshr(bits, _c(I32, 23)), _c(I32, 0xFF))
+        frac = b.and_(bits, _c(I32, 0x7FFFFF))
+        up = b.and_(b.icmp_unsigned("!=", frac, _c(I32, 0)), b.icmp_unsigned("<", e, _c(I32, 0xFE)))
+        e = b.select(b.icmp_unsigned("==", e, _c(I32, 0xFF)), e, b.add(e, b.zext(up, I32)))
+        exact_min = b.icmp_unsigned("==", b.and_(bits, _c(I32, 0x7FFFFFFF)), _c(I32, 0x00400000))   # 2**-127
+        return b.trunc(b.select(exact_min, _c(I32, 0), e), I8)
     return _encode(r, v, MINIFLOATS[dt])
 
 

@@ -94,7 +94,19 @@ def _cast_infer(ins, to, saturate=0):
     return dtypes.check(to, "cast"), ins[0].shape
 
 
+def _to_e8m0(x):
+    """float32 -> float8e8m0: the exponent, rounded up, saturated (as the kernel)."""
+    bits = np.asarray(x, np.float32).view(np.uint32)
+    e = (bits >> 23) & 0xFF
+    up = ((bits & 0x7FFFFF) != 0) & (e < 0xFE)
+    e = np.where(e == 0xFF, e, e + up)
+    e = np.where((bits & 0x7FFFFFFF) == 0x00400000, 0, e)    # 2**-127 itself (code 0)
+    return e.astype(np.uint8).view(dtypes.float8_e8m0fnu)
+
+
 def _cast_ref(x, to, saturate=0):
+    if np.dtype(to) == dtypes.float8_e8m0fnu:
+        return _to_e8m0(x)
     if saturate and np.dtype(to) in dtypes.FLOAT8:   # clamp to the largest finite value (NaN stays NaN)
         info = dtypes.finfo(to)
         with np.errstate(invalid="ignore"):

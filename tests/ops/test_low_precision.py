@@ -116,3 +116,22 @@ def test_bitcast(src, to):
     model = make_model([helper.make_node("BitCast", ["x"], ["y"], to=to)], [("x", src, [2, 3])], ["y"], opset=26)
     got = dlc.compile(model).run(None, {"x": x})[0]
     np.testing.assert_array_equal(got, x.view(helper.tensor_dtype_to_np_dtype(to)))
+
+
+def test_float8e8m0_round_up_and_every_code():
+    model = _cast_model(np.float32, TensorProto.FLOAT8E8M0, opset=24)
+    x = SPECIAL
+    want = ReferenceEvaluator(model).run(None, {"x": x})[0]
+    _same_bits(dlc.compile(model).run(None, {"x": x})[0], np.asarray(want))
+    codes = np.arange(256, dtype=np.uint8).view(ml_dtypes.float8_e8m0fnu)
+    node = helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)
+    back = make_model([node], [helper.make_tensor_value_info("x", TensorProto.FLOAT8E8M0, [256])], ["y"], opset=24)
+    np.testing.assert_array_equal(dlc.compile(back).run(None, {"x": codes})[0], codes.astype(np.float32))
+
+
+def test_float8e8m0_other_round_modes_are_refused():
+    node = helper.make_node("Cast", ["x"], ["y"], name="c", to=TensorProto.FLOAT8E8M0, round_mode="nearest")
+    model = make_model([node], [("x", np.float32, [3])], [helper.make_tensor_value_info("y", TensorProto.FLOAT8E8M0,
+                                                                                       [3])], opset=24)
+    with pytest.raises(dlc.UnsupportedError, match="'c'.*round up"):
+        dlc.compile(model)

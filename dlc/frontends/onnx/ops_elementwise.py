@@ -140,6 +140,9 @@ def _cast(cx, n, to):
     if x.dtype == to:
         return x
     saturate = int(n.attr("saturate", 1)) if n.opset >= 19 else 1
+    if to == dtypes.float8_e8m0fnu and (not saturate or n.attr("round_mode", "up") != "up"):
+        raise n.error("casts to float8e8m0 round up and saturate (round_mode 'up', saturate 1) only",
+                      UnsupportedError)
     return cx.op("cast", [x], to=to, **({"saturate": 1} if saturate and to in dtypes.FLOAT8 else {}))
 
 
