@@ -1,5 +1,6 @@
 """Why a case cannot pass: one line per case in cannot_pass.txt, written by
-these rules from the failure (and kept when already written by hand).
+these rules from the failure, or taken from OVERRIDES (reasons written by
+hand, for failures the rules cannot explain).
 
 A reason starts with its category in brackets; ``python -m tests.conformance``
 counts the failures per category for the README.
@@ -22,17 +23,41 @@ _ops("part 2: sequences", "sequence and optional values are not supported yet", 
      "SequenceEmpty", "SequenceErase", "SequenceInsert", "SequenceLength", "SequenceMap", "SplitToSequence",
      "ConcatFromSequence", "Optional", "OptionalGetElement", "OptionalHasElement")
 _ops("part 2: data-dependent shapes", "the output shape depends on the input data", "NonZero", "Unique", "Compress",
-     "NonMaxSuppression", "StringSplit")
+     "NonMaxSuppression")
 _ops("strings", "string tensors are not supported", "StringNormalizer", "StringConcat", "RegexFullMatch",
      "StringSplit")
 _ops("out of scope", "decodes encoded image files", "ImageDecoder")
-_ops("ai.onnx.ml", "ai.onnx.ml operators are not implemented", "LabelEncoder", "TreeEnsemble", "Binarizer",
-     "ArrayFeatureExtractor")
-_ops("training", "the Gradient op needs autodiff (the training work adds gradient rules)", "Gradient")
+_ops("ai.onnx.ml", "ai.onnx.ml tree ensembles are not implemented", "TreeEnsemble")
+_ops("strings", "maps string keys (string tensors are not supported)", "LabelEncoder")
+_ops("not implemented", "not implemented yet; its tests also pass shape-deciding inputs at run time (part 2)",
+     "Col2Im", "STFT", "MelWeightMatrix")
+_ops("training", "the Gradient op needs autodiff: it waits for the training work's gradient (vjp) rules", "Gradient")
+
+
+_F16_CHAIN = ("the reference rounds every intermediate to float16; dlc computes each op in float32 and rounds its "
+              "result once, 1-2 float16 ulps apart (beyond rtol 1e-3)")
+OVERRIDES = {
+    "node/test_attention_4d_causal_fp16_expanded": f"[numerics] {_F16_CHAIN}",
+    "node/test_attention_4d_fp16_expanded": f"[numerics] {_F16_CHAIN}",
+    "node/test_attention_4d_gqa_with_past_and_present_fp16_expanded": f"[numerics] {_F16_CHAIN}",
+    "node/test_causal_conv_with_state_silu_fp16_expanded": f"[numerics] {_F16_CHAIN}",
+    "node/test_attention_4d_causal_fp16": f"[numerics] Attention converts through its function: {_F16_CHAIN}",
+    "node/test_attention_4d_fp16": f"[numerics] Attention converts through its function: {_F16_CHAIN}",
+    "node/test_attention_4d_gqa_with_past_and_present_fp16":
+        f"[numerics] Attention converts through its function: {_F16_CHAIN}",
+    "node/test_causal_conv_with_state_silu_fp16":
+        f"[numerics] CausalConvWithState converts through its function: {_F16_CHAIN}",
+    "node/test_dft_inverse": "[numerics] the expected output carries float32 round-off (~2e-7) where the exact "
+                             "result (which dlc computes) is ~1e-15: beyond atol 1e-7",
+    "node/test_dft_inverse_opset19": "[numerics] the expected output carries float32 round-off (~2e-7) where the "
+                                     "exact result (which dlc computes) is ~1e-15: beyond atol 1e-7",
+}
 
 
 def reason_for(name: str, op: str, error: str) -> str:
     """A one-line reason for a failing case, from its op and error."""
+    if name in OVERRIDES:
+        return OVERRIDES[name]
     m = re.search(r"input \d+ \((\w+)\) must be a constant", error)
     if m:
         return (f"[part 2: data-dependent shapes] input {m.group(1)!r} is a run-time input and the output "
@@ -53,6 +78,9 @@ def reason_for(name: str, op: str, error: str) -> str:
     if op in _OPS:
         cat, why = _OPS[op]
         return f"[{cat}] {op}: {why}"
+    if "antialias=1 is not supported" in error or "'tf_crop_and_resize' is not supported" in error:
+        return ("[not implemented] Resize with antialias or tf_crop_and_resize is not implemented; the test also "
+                "passes its scales/sizes at run time (part 2)")
     m = re.search(r"unsupported ops [^:]*: ([\w.]+) \(nodes", error)
     if m:
         return f"[not implemented] {m.group(1)} is not implemented yet"

@@ -71,7 +71,9 @@ def test_float64_to_float16_rounds_once():
     x = np.array([1 + 2 ** -11 + 2 ** -40, -(1 + 2 ** -11 + 2 ** -40), 65520.0, 1e-8], np.float64)
     node = helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT16)
     model = make_model([node], [("x", np.float64, [4])], ["y"])
-    _same_bits(dlc.compile(model).run(None, {"x": x})[0], x.astype(np.float16))
+    with np.errstate(over="ignore"):
+        want = x.astype(np.float16)
+    _same_bits(dlc.compile(model).run(None, {"x": x})[0], want)
 
 
 @pytest.mark.parametrize("dtype", [np.float16, BF16])
