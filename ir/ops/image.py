@@ -412,3 +412,68 @@ def _deform_lower(k, ins, outs, strides, dilations, pads, group=1, offset_group=
 register(OpDef("deform_conv", OPAQUE, _deform_infer, _deform_ref, lower=_deform_lower,
                doc="2-D deformable convolution: each tap samples x (bilinear, zeros outside) at its "
                    "position plus a learned offset, optionally scaled by a mask"))
+
+
+# ------------------------------------------------------------------ col2im
+def _col2im_grid(image, block, strides, dilations, pads):
+    nsp = len(image)
+    return [(image[j] + pads[j] + pads[nsp + j] - (dilations[j] * (block[j] - 1) + 1)) // strides[j] + 1
+            for j in range(nsp)]
+
+
+def _col2im_infer(ins, image, block, strides, dilations, pads):
+    x = ins[0]
+    kprod = int(np.prod(block))
+    grid = _col2im_grid(image, block, strides, dilations, pads)
+    if x.rank != 3 or (isinstance(x.shape[1], int) and x.shape[1] % kprod) or \
+            (isinstance(x.shape[2], int) and x.shape[2] != int(np.prod(grid))):
+        raise ShapeError(f"col2im: input {list(x.shape)} does not hold {kprod}-element blocks over a "
+                         f"{grid} grid")
+    c = x.shape[1] // kprod if isinstance(x.shape[1], int) else x.shape[1]
+    return x.dtype, (x.shape[0], c, *image)
+
+
+def _col2im_ref(x, image, block, strides, dilations, pads):
+    n, ck, _ = x.shape
+    kprod = int(np.prod(block))
+    c = ck // kprod
+    grid = _col2im_grid(image, block, strides, dilations, pads)
+    y = np.zeros((n, c, *image), x.dtype)
+    xs = x.reshape(n, c, *block, *grid)
+    for t in np.ndindex(*block):
+        for g in np.ndindex(*grid):
+            pos = [g[j] * strides[j] - pads[j] + t[j] * dilations[j] for j in range(len(image))]
+            if all(0 <= p < s for p, s in zip(pos, image)):
+                y[(slice(None), slice(None)) + tuple(pos)] += xs[(slice(None), slice(None)) + t + g]
+    return y
+
+
+def _col2im_lower(k, ins, outs, image, block, strides, dilations, pads):
+    x, y = ins[0], outs[0]
+    n, ck, _ = x.shape
+    kprod = int(np.prod(block))
+    c, nsp = ck // kprod, len(image)
+    grid = _col2im_grid(image, block, strides, dilations, pads)
+    if not y.numel:
+        return
+    with k.loops([n, c], "i") as (ni, ci):
+        with k.loops(image, "z", parallel=False) as z:
+            k.store(y, [ni, ci, *z], k.zero(y.dtype))
+        with k.loops(list(block) + list(grid), "t", parallel=False) as tg:
+            t, g = tg[:nsp], tg[nsp:]
+            pos = [g[j] * strides[j] - pads[j] + t[j] * dilations[j] for j in range(nsp)]
+            inside = None
+            for p_, s_ in zip(pos, image):
+                ok = (p_ >= 0) & (p_ < s_)
+                inside = ok if inside is None else inside & ok
+            tflat, gflat = 0, 0
+            for j in range(nsp):
+                tflat = tflat * block[j] + t[j]
+                gflat = gflat * grid[j] + g[j]
+            with k.if_(inside):
+                at = [ni, ci, *[k.clamp(p_, 0, s_ - 1) for p_, s_ in zip(pos, image)]]
+                k.store(y, at, k.load(y, at) + k.load(x, [ni, ci * kprod + tflat, gflat]))
+
+
+register(OpDef("col2im", OPAQUE, _col2im_infer, _col2im_ref, lower=_col2im_lower,
+               doc="sums columns of blocks [N, C*prod(block), L] back into images [N, C, *image]"))

@@ -55,3 +55,13 @@ def test_deform_conv(attrs, with_mask, with_bias):
            "b": rand(4, seed=3) if with_bias else None,
            "mask": rand(1, og * 6, oh, ow, seed=4, low=0, high=1) if with_mask else None}
     check_op("DeformConv", ins, dict(attrs, kernel_shape=[3, 2]), opset=22, reference="onnx", rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("attrs", [dict(), dict(strides=[2, 1]), dict(pads=[1, 0, 1, 2], dilations=[1, 2])])
+def test_col2im(attrs):
+    image, block = [5, 6], [2, 3]
+    s, d, p = attrs.get("strides", [1, 1]), attrs.get("dilations", [1, 1]), attrs.get("pads", [0, 0, 0, 0])
+    grid = [(image[j] + p[j] + p[2 + j] - (d[j] * (block[j] - 1) + 1)) // s[j] + 1 for j in range(2)]
+    x = rand(2, 3 * 6, grid[0] * grid[1])
+    check_op("Col2Im", {"x": x, "i": np.array(image, np.int64), "b": np.array(block, np.int64)}, attrs,
+             constants=["i", "b"], opset=18, rtol=1e-5, atol=1e-6)

@@ -46,3 +46,8 @@ def test_lrn(size):
     ref = "ort" if size % 2 else "onnx"
     check_op("LRN", {"x": rand(6, 6, 3, 4)}, dict(size=size, alpha=1e-3, beta=0.6, bias=1.5), opset=13,
              reference=ref)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_global_lp_pool(p):
+    check_op("GlobalLpPool", {"x": rand(2, 3, 4, 5)}, {"p": p}, rtol=1e-4, atol=1e-5)

@@ -40,3 +40,17 @@ def deform_conv(cx, n):
     return cx.op("deform_conv", [x, w, off, n.input(3), n.input(4)], strides=ints("strides", [1, 1]),
                  dilations=ints("dilations", [1, 1]), pads=ints("pads", [0, 0, 0, 0]),
                  group=int(n.attr("group", 1)), offset_group=int(n.attr("offset_group", 1)))
+
+
+@converter("Col2Im", since=18)
+def col2im(cx, n):
+    image = n.ints(1, what="image_shape")    # they decide the output shape: constants
+    block = n.ints(2, what="block_shape")
+    nsp = len(image)
+
+    def ints(name, default):
+        v = n.attr(name)
+        return [int(a) for a in v] if v else default
+    return cx.op("col2im", [n.need(0)], image=tuple(image), block=tuple(block),
+                 strides=tuple(ints("strides", [1] * nsp)), dilations=tuple(ints("dilations", [1] * nsp)),
+                 pads=tuple(ints("pads", [0] * 2 * nsp)))

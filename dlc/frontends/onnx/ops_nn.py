@@ -201,3 +201,17 @@ def max_unpool(cx, n):
 def lrn(cx, n):
     return cx.op("lrn", [n.need(0)], size=int(n.attr("size")), alpha=float(n.attr("alpha", 1e-4)),
                  beta=float(n.attr("beta", 0.75)), bias=float(n.attr("bias", 1.0)))
+
+
+@converter("GlobalLpPool", since=2)
+def global_lp_pool(cx, n):
+    """(sum over the spatial dims of |x|^p)^(1/p), keeping them as size 1."""
+    x, p = n.need(0), int(n.attr("p", 2))
+    if x.rank < 3:
+        raise n.error(f"input {x.name} has shape {list(x.shape)}; expected [N, C, spatial...]")
+    axes = tuple(range(2, x.rank))
+    if p in (1, 2):
+        return cx.op("reduce_l1" if p == 1 else "reduce_l2", [x], axes=axes, keepdims=True)
+    e = cx.const(np.array(p, x.dtype))
+    s = cx.op("reduce_sum", [cx.op("pow", [cx.op("abs", [x]), e])], axes=axes, keepdims=True)
+    return cx.op("pow", [s, cx.const(np.array(1.0 / p, x.dtype))])
