@@ -140,3 +140,48 @@ def _dft_lower(k, ins, outs, axis=None, inverse=0, onesided=0, length=None):
 register(OpDef("dft", OPAQUE, _dft_infer, _dft_ref, lower=_dft_lower,
                doc="discrete Fourier transform along `axis` (or a run-time axis input); inverse, onesided, "
                    "length; values as [..., real(, imag)]"))
+
+
+# -------------------------------------------------------- mel_weight_matrix
+def _scalar(v):
+    return np.asarray(v).reshape(-1)[0]
+
+
+def _mel_infer(ins, dtype):
+    bins, length = ins[0], ins[1]
+    if bins.const is None or length.const is None:
+        raise ShapeError("mel_weight_matrix: num_mel_bins and dft_length decide the output shape: constants")
+    return np.dtype(dtype), (int(_scalar(length.const)) // 2 + 1, int(_scalar(bins.const)))
+
+
+def _mel_ref(num_mel_bins, dft_length, sample_rate, lower_hz, upper_hz, dtype):
+    """The ONNX definition: triangular filters between mel-spaced edges."""
+    bins, n, rate = int(_scalar(num_mel_bins)), int(_scalar(dft_length)), _scalar(sample_rate)
+    lo, hi = float(_scalar(lower_hz)), float(_scalar(upper_hz))
+    edges = np.arange(bins + 2)
+    lo_mel, hi_mel = 2595 * np.log1p(lo / 700) / np.log(10), 2595 * np.log1p(hi / 700) / np.log(10)
+    edges = edges * ((hi_mel - lo_mel) / (bins + 2)) + lo_mel
+    edges = (((n + 1) * (700 * np.expm1(edges / 2595 * np.log(10)))) // rate).astype(int)
+    out = np.zeros((n // 2 + 1, bins))
+    for i in range(bins):
+        left, center, right = edges[i], edges[i + 1], edges[i + 2]
+        if center == left:
+            out[center, i] = 1
+        else:
+            for j in range(left, center + 1):
+                out[j, i] = (j - left) / (center - left)
+        for j in range(center, right):
+            out[j, i] = (right - j) / (right - center)
+    return out.astype(dtype)
+
+
+def _mel_lower(k, ins, outs, dtype):
+    """Only reached with folding off: the matrix from the constant inputs."""
+    out = outs[0]
+    value = _mel_ref(*[b.const for b in ins], dtype=dtype)
+    for idx in np.ndindex(*value.shape):
+        k.store(out, list(idx), k.const(value[idx], out.dtype))
+
+
+register(OpDef("mel_weight_matrix", OPAQUE, _mel_infer, _mel_ref, lower=_mel_lower, static_inputs=(0, 1, 2, 3, 4),
+               doc="[dft_length // 2 + 1, num_mel_bins] triangular mel filters (a compile-time constant)"))
