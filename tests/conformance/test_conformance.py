@@ -53,7 +53,10 @@ def test_lists_are_consistent():
 def test_readme_states_the_ratchet_count():
     """README's pass count is the number of node cases in passing.txt."""
     n_node = sum(1 for n in PASSING if n.startswith("node/"))
-    n_all = sum(1 for c in CASES if c.kind == "node")
     readme = open(os.path.join(suite.ROOT, "README.md")).read()
-    assert f"**{n_node:,} of {n_all:,}**" in readme, \
-        f"README should say **{n_node:,} of {n_all:,}** ONNX node conformance cases pass"
+    if SAME_ONNX:
+        n_all = sum(1 for c in CASES if c.kind == "node")
+        assert f"**{n_node:,} of {n_all:,}**" in readme, \
+            f"README should say **{n_node:,} of {n_all:,}** ONNX node conformance cases pass"
+    else:    # another onnx has other cases: the ratchet's count still stands
+        assert f"**{n_node:,} of " in readme
