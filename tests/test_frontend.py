@@ -165,3 +165,14 @@ def test_unsupported_op_inside_a_function_is_named_with_the_function(monkeypatch
     with pytest.raises(dlc.UnsupportedError,
                        match="MeanVarianceNormalization node 'mvn' \\(converted through its ONNX function\\).*Sqrt"):
         dlc.compile(model)
+
+
+def test_function_bodies_compute_float16_in_float32():
+    """A float16 op converted through its function computes in float32 and
+    rounds once: as the float32 model, rounded."""
+    from tests.util import check_model
+    x = rand(2, 3, 4, 5, low=-3, high=3)
+    mvn = lambda dt: make_model([helper.make_node("MeanVarianceNormalization", ["x"], ["y"])],  # noqa: E731
+                                [("x", dt, [2, 3, 4, 5])], ["y"], opset=13)
+    want = dlc.compile(mvn(np.float32)).run(None, {"x": x.astype(np.float16).astype(np.float32)})[0]
+    check_model(mvn(np.float16), {"x": x.astype(np.float16)}, expected=[want.astype(np.float16)], rtol=0, atol=0)

@@ -264,7 +264,15 @@ def _convert_node(cx: Context, proto: onnx.NodeProto, env: dict, opsets: dict[st
 
 def _convert_function(cx: Context, proto: onnx.NodeProto, node: ONode, env: dict, opsets: dict[str, int],
                       index: int) -> None:
-    """Convert a node through its function body (see functions.py)."""
+    """Convert a node through its function body (see functions.py).
+
+    A body over float16 or bfloat16 inputs runs in float32 and its float
+    outputs round back once, as the op's own kernel would compute it (the
+    body's ops would otherwise round every intermediate)."""
+    low = {v.dtype for v in node.inputs if v is not None and dtypes.is_storage_only(v.dtype)
+           and dtypes.kind(v.dtype) == "f"}
+    if len(low) == 1 and all(v is None or v.dtype in low or dtypes.kind(v.dtype) != "f" for v in node.inputs):
+        return _convert_function_in_float32(cx, proto, node, env, opsets, index, low.pop())
     got = function_body(proto, node.opset, node.domain, node.inputs)
     if got is None:
         raise node.error(f"op {node.op_type} is not supported at opset {node.opset}", UnsupportedError)
@@ -283,3 +291,23 @@ def _convert_function(cx: Context, proto: onnx.NodeProto, node: ONode, env: dict
     for name in node.output_names:
         if name and name not in env:
             raise node.error(f"its function body does not produce output {name!r}")
+
+
+def _convert_function_in_float32(cx, proto, node, env, opsets, index, low) -> None:
+    wide = onnx.NodeProto()
+    wide.CopyFrom(proto)
+    cx.node = node
+    for i, (name, v) in enumerate(zip(proto.input, node.inputs)):
+        if v is not None and v.dtype == low:
+            wide.input[i] = f"{node.name}/{name}_f32"
+            env[wide.input[i]] = cx.cast(v, dtypes.float32)
+    outs = [f"{node.name}/{name}_f32" if name else "" for name in proto.output]
+    wide.ClearField("output")
+    wide.output.extend(outs)
+    inner = ONode(wide, [env[x] if x else None for x in wide.input], node.opset, index)
+    _convert_function(cx, wide, inner, env, opsets, index)
+    cx.node = node
+    for name, wide_name in zip(proto.output, outs):
+        if name:
+            v = env[wide_name]
+            env[name] = cx.cast(v, low) if v.dtype == dtypes.float32 else v
