@@ -34,19 +34,13 @@ _ops("not implemented", "not implemented yet; its tests also pass shape-deciding
 _ops("training", "the Gradient op needs autodiff: it waits for the training work's gradient (vjp) rules", "Gradient")
 
 
-_F16_CHAIN = ("the reference rounds every intermediate to float16; dlc computes each op in float32 and rounds its "
-              "result once, 1-2 float16 ulps apart (beyond rtol 1e-3)")
+_F16_CHAIN = ("the expected output is the fused op's, rounded to float16 once; this expanded graph rounds every "
+              "float16 intermediate (as its ops define, and dlc does): 1-2 float16 ulps apart, beyond rtol 1e-3")
 OVERRIDES = {
     "node/test_attention_4d_causal_fp16_expanded": f"[numerics] {_F16_CHAIN}",
     "node/test_attention_4d_fp16_expanded": f"[numerics] {_F16_CHAIN}",
     "node/test_attention_4d_gqa_with_past_and_present_fp16_expanded": f"[numerics] {_F16_CHAIN}",
     "node/test_causal_conv_with_state_silu_fp16_expanded": f"[numerics] {_F16_CHAIN}",
-    "node/test_attention_4d_causal_fp16": f"[numerics] Attention converts through its function: {_F16_CHAIN}",
-    "node/test_attention_4d_fp16": f"[numerics] Attention converts through its function: {_F16_CHAIN}",
-    "node/test_attention_4d_gqa_with_past_and_present_fp16":
-        f"[numerics] Attention converts through its function: {_F16_CHAIN}",
-    "node/test_causal_conv_with_state_silu_fp16":
-        f"[numerics] CausalConvWithState converts through its function: {_F16_CHAIN}",
     "node/test_dft_inverse": "[numerics] the expected output carries float32 round-off (~2e-7) where the exact "
                              "result (which dlc computes) is ~1e-15: beyond atol 1e-7",
     "node/test_dft_inverse_opset19": "[numerics] the expected output carries float32 round-off (~2e-7) where the "
