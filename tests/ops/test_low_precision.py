@@ -138,3 +138,18 @@ def test_float8e8m0_other_round_modes_are_refused():
                                                                                        [3])], opset=24)
     with pytest.raises(dlc.UnsupportedError, match="'c'.*round up"):
         dlc.compile(model)
+
+
+def test_bfloat16_and_int4_models_save_and_load(tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.BFLOAT16, ["N", 4])
+    q = helper.make_tensor_value_info("q", TensorProto.INT4, [4])
+    nodes = [helper.make_node("Relu", ["x"], ["y"]), helper.make_node("Cast", ["q"], ["z"], to=TensorProto.FLOAT)]
+    m = dlc.compile(make_model(nodes, [x, q], ["y", "z"]))
+    a = (np.arange(8, dtype=np.float32).reshape(2, 4) - 3).astype(ml_dtypes.bfloat16)
+    b = np.array([-8, -1, 0, 7], dtype=ml_dtypes.int4)
+    want = m.run(None, {"x": a, "q": b})
+    m.save(tmp_path / "m.dlc")
+    got = dlc.load(tmp_path / "m.dlc").run(None, {"x": a, "q": b})
+    assert got[0].dtype == ml_dtypes.bfloat16
+    np.testing.assert_array_equal(got[0].astype(np.float32), want[0].astype(np.float32))
+    np.testing.assert_array_equal(got[1], [-8, -1, 0, 7])
