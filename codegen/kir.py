@@ -8,9 +8,11 @@ known when a kernel is built (symbolic dims are specialized before codegen),
 though loop bounds may be any integer expression.
 
 Index arithmetic is int64. ``bool`` is a 1-byte value in memory.
-Reduced-precision floats (float16, bfloat16) exist only in memory: a Buffer
-may hold them, but expressions compute in float32 (``dtypes.compute``): a
-Load widens, a Store rounds, and a Cast to one of them rounds (``Cast.to``).
+Storage-only types (float16, bfloat16, the float8/float4 types, 4- and 2-bit
+ints) exist only in memory: a Buffer may hold them, but expressions compute
+in their compute type (``dtypes.compute``: float32, or int8/uint8): a Load
+widens, a Store rounds (or wraps), and so does a Cast to one (``Cast.to``).
+The renderer's codecs are in llvm/storage.py.
 """
 from __future__ import annotations
 
