@@ -741,3 +741,83 @@ def _resize_lower(k, ins, outs, mode="nearest", coord="half_pixel", nearest="rou
 
 register(OpDef("resize", OPAQUE, _resize_infer, _resize_ref, lower=_resize_lower, static_inputs=(1, 2),
                doc="nearest / linear / cubic resize of any axes; inputs x, scales (float32) or sizes (int64)"))
+
+
+# -------------------------------------------- resize as per-axis matrices
+def _aa_linear(ratio, scale):
+    scale = min(scale, 1.0)
+    start = int(np.floor(-1 / scale) + 1)
+    args = (np.arange(start, start + 2 - 2 * start) - ratio) * scale
+    c = np.clip(1 - np.abs(args), 0, 1)
+    return c / c.sum()
+
+
+def _aa_cubic(ratio, scale, a):
+    scale = min(scale, 1.0)
+
+    def coeff(x):
+        x = abs(x)
+        if x <= 1:
+            return (a + 2) * x ** 3 - (a + 3) * x ** 2 + 1
+        if x < 2:
+            return a * x ** 3 - 5 * a * x ** 2 + 8 * a * x - 4 * a
+        return 0.0
+    start = int(np.floor(-2 / scale) + 1)
+    c = np.array([coeff(scale * (i - ratio)) for i in range(start, 2 - start)])
+    return c / c.sum()
+
+
+def _plain_coeffs(ratio, mode, a):
+    if mode == "linear":
+        return np.array([1 - ratio, ratio])
+    r = ratio
+    return np.array([((a * (r + 1) - 5 * a) * (r + 1) + 8 * a) * (r + 1) - 4 * a,
+                     ((a + 2) * r - (a + 3)) * r * r + 1,
+                     ((a + 2) * (1 - r) - (a + 3)) * (1 - r) * (1 - r) + 1,
+                     ((a * (2 - r) - 5 * a) * (2 - r) + 8 * a) * (2 - r) - 4 * a])
+
+
+def resize_matrix(size: int, out: int, scale: float, mode: str, coord: str, roi=(0.0, 1.0), antialias=False,
+                  cubic_a=-0.75, exclude_outside=False):
+    """One axis of a linear or cubic resize as a matrix W [out, size] and the
+    rows that take the extrapolation value instead (tf_crop_and_resize
+    outside the input): the ONNX reference's arithmetic, in float64, with
+    edge padding. Antialiasing widens the filter by 1/scale when shrinking."""
+    w = np.zeros((out, size))
+    extrapolate = np.zeros(out, bool)
+    for x in range(out):
+        if coord == "align_corners":
+            xo = 0.0 if out == 1 else x * (size - 1) / (out - 1)
+        elif coord == "asymmetric":
+            xo = x / scale
+        elif coord == "tf_crop_and_resize":
+            xo = (roi[1] - roi[0]) * (size - 1) / 2 if out == 1 else x * (roi[1] - roi[0]) * (size - 1) / (out - 1)
+            xo += roi[0] * (size - 1)
+            if xo < 0 or xo > size - 1:
+                extrapolate[x] = True
+                continue
+        elif coord == "pytorch_half_pixel":
+            xo = -0.5 if out == 1 else (x + 0.5) / scale - 0.5
+        elif coord == "half_pixel_symmetric":
+            offset = size / 2 * (1 - out / (scale * size))
+            xo = offset + (x + 0.5) / scale - 0.5
+        else:
+            xo = (x + 0.5) / scale - 0.5
+        base = int(np.floor(xo))
+        ratio = 1.0 if float(xo).is_integer() else xo - base
+        if antialias:
+            c = _aa_linear(ratio, scale) if mode == "linear" else _aa_cubic(ratio, scale, cubic_a)
+        else:
+            c = _plain_coeffs(ratio, mode, cubic_a)
+        # the len(c) nearest indices to xo in the edge-padded axis, ties to the lower (the reference's)
+        k = len(c)
+        pad = -(-k // 2)
+        xp = xo + pad
+        near = sorted(sorted(range(size + 2 * pad), key=lambda i: (abs(xp - i), i))[:k])
+        idx = np.array(near) - pad
+        if exclude_outside:
+            c = np.where((idx < 0) | (idx >= size), 0.0, c)
+            c = c / c.sum()
+        for i, ci in zip(np.clip(idx, 0, size - 1), c):
+            w[x, i] += ci
+    return w, extrapolate

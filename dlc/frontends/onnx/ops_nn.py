@@ -153,8 +153,9 @@ def resize(cx, n):
     x = n.need(0)
     if n.opset < 11:   # Resize-10: (X, scales); asymmetric coordinates, simple rounding
         return _resize(cx, n, x, n.need(1), None, n.attr("mode", "nearest"))
-    if n.attr("antialias", 0) and n.attr("mode") != "nearest":
-        raise n.error("antialias=1 is not supported", UnsupportedError)
+    coord = n.attr("coordinate_transformation_mode", "half_pixel")
+    if (n.attr("antialias", 0) and n.attr("mode") != "nearest") or coord == "tf_crop_and_resize":
+        return _resize_by_matrices(cx, n, x)
     policy = n.attr("keep_aspect_ratio_policy", "stretch")
     if policy not in ("stretch", "not_larger", "not_smaller"):
         raise n.error(f"unknown keep_aspect_ratio_policy {policy!r}")
@@ -164,6 +165,49 @@ def resize(cx, n):
                    n.attr("nearest_mode", "round_prefer_floor"), axes=list(axes) if axes else None,
                    policy=policy, cubic_a=float(n.attr("cubic_coeff_a", -0.75)),
                    exclude_outside=int(n.attr("exclude_outside", 0)))
+
+
+def _resize_by_matrices(cx, n, x):
+    """Antialiased and tf_crop_and_resize resizes: each resized axis is a
+    matmul with a constant [in, out] interpolation matrix (resize_matrix),
+    and tf_crop_and_resize's positions outside the input take the
+    extrapolation value. Scales or sizes (and roi) must be constants."""
+    from ...ir.ops.nn import resize_matrix, resize_plan
+    mode = n.attr("mode", "nearest")
+    coord = n.attr("coordinate_transformation_mode", "half_pixel")
+    if mode not in ("linear", "cubic"):
+        raise n.error(f"{coord} with mode {mode!r} is not supported (linear and cubic are)", UnsupportedError)
+    axes = n.attr("axes")
+    axes = tuple(range(x.rank)) if not axes else tuple(int(a) % x.rank for a in axes)
+    scales = _present(n.input(2))
+    scales = None if scales is None else [float(v) for v in n.const(2, "scales").reshape(-1)]
+    sizes = None if scales is not None else [int(v) for v in n.const(3, "sizes").reshape(-1)]
+    if any(not isinstance(x.shape[a], int) for a in axes):
+        raise n.error(f"the resized axes of {list(x.shape)} must have known sizes", UnsupportedError)
+    out, _ = resize_plan(x.shape, scales, sizes, axes, n.attr("keep_aspect_ratio_policy", "stretch"))
+    roi = None
+    if coord == "tf_crop_and_resize":
+        r = n.const(1, "roi").reshape(-1).astype(np.float64)
+        k = len(axes) if r.size == 2 * len(axes) else x.rank
+        roi = {a: (r[i], r[k + i]) for i, a in enumerate(axes if k == len(axes) else range(x.rank))}
+    y = x
+    for j, a in enumerate(axes):
+        size, o = x.shape[a], out[a]
+        scale = scales[j] if scales is not None else o / size
+        w, extrap = resize_matrix(size, o, scale, mode, coord, roi[a] if roi else (0.0, 1.0),
+                                  bool(n.attr("antialias", 0)), float(n.attr("cubic_coeff_a", -0.75)),
+                                  bool(n.attr("exclude_outside", 0)))
+        if np.array_equal(w, np.eye(size)) and not extrap.any():
+            continue
+        perm = [d for d in range(x.rank) if d != a] + [a]
+        t = cx.op("transpose", [y], perm=tuple(perm)) if a != x.rank - 1 else y
+        t = cx.op("matmul", [t, cx.const(w.T.astype(x.dtype))])
+        if extrap.any():
+            value = cx.const(np.array(n.attr("extrapolation_value", 0.0), x.dtype))
+            t = cx.op("where", [cx.const(extrap), value, t])
+        inv = tuple(perm.index(d) for d in range(x.rank))
+        y = cx.op("transpose", [t], perm=inv) if a != x.rank - 1 else t
+    return y if y is not x else cx.op("copy", [x])
 
 
 @converter("Upsample", since=7)
