@@ -8,6 +8,11 @@ known when a kernel is built (symbolic dims are specialized before codegen),
 though loop bounds may be any integer expression.
 
 Index arithmetic is int64. ``bool`` is a 1-byte value in memory.
+Storage-only types (float16, bfloat16, the float8/float4 types, 4- and 2-bit
+ints) exist only in memory: a Buffer may hold them, but expressions compute
+in their compute type (``dtypes.compute``: float32, or int8/uint8): a Load
+widens, a Store rounds (or wraps), and so does a Cast to one (``Cast.to``).
+The renderer's codecs are in llvm/storage.py.
 """
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
+
+from ..ir.dtypes import compute as compute_dtype
 
 INDEX = np.dtype("int64")
 BOOL = np.dtype("bool")
@@ -61,7 +68,7 @@ class Const(Expr):
     __slots__ = ("value",)
 
     def __init__(self, value, dtype):
-        self.dtype = np.dtype(dtype)
+        self.dtype = compute_dtype(dtype)
         self.value = self.dtype.type(value).item()
 
 
@@ -71,7 +78,7 @@ class Var(Expr):
 
     def __init__(self, name: str, dtype=INDEX):
         self.name = name
-        self.dtype = np.dtype(dtype)
+        self.dtype = compute_dtype(dtype)
 
 
 class Load(Expr):
@@ -82,7 +89,7 @@ class Load(Expr):
             raise ValueError(f"load of {buf.name}{list(buf.shape)} with {len(idx)} indices")
         self.buf = buf
         self.idx = tuple(idx)
-        self.dtype = buf.dtype
+        self.dtype = compute_dtype(buf.dtype)
 
 
 class Unary(Expr):
@@ -129,12 +136,15 @@ class Select(Expr):
 
 
 class Cast(Expr):
-    """Conversion with C semantics: float->int truncates, x->bool is x != 0."""
-    __slots__ = ("x",)
+    """Conversion with C semantics: float->int truncates (saturating),
+    x->bool is x != 0. ``to`` is the requested type: when it is a
+    reduced-precision float the value is rounded to it (and stays float32)."""
+    __slots__ = ("x", "to")
 
     def __init__(self, x: Expr, dtype):
         self.x = x
-        self.dtype = np.dtype(dtype)
+        self.to = np.dtype(dtype)
+        self.dtype = compute_dtype(dtype)
 
 
 # -------------------------------------------------- expression constructors
@@ -193,7 +203,7 @@ def cast(x, dtype) -> Expr:
     dtype = np.dtype(dtype)
     if x.dtype == dtype:
         return x
-    if isinstance(x, Const) and dtype.kind in "iuf" and x.dtype.kind in "iu":
+    if isinstance(x, Const) and dtype.kind in "iuf" and x.dtype.kind in "iu" and compute_dtype(dtype) == dtype:
         return Const(x.value, dtype)
     return Cast(x, dtype)
 
