@@ -164,6 +164,13 @@ def _pair(a, b) -> tuple[Expr, Expr]:
     return as_expr(a), as_expr(b)
 
 
+def _wrap(v: int, dtype: np.dtype) -> int:
+    """Integer arithmetic wraps around, as the generated code's does."""
+    bits = 8 * dtype.itemsize
+    v %= 1 << bits
+    return v - (1 << bits) if dtype.kind == "i" and v >= 1 << (bits - 1) else v
+
+
 def is_const(e: Expr, value=None) -> bool:
     return isinstance(e, Const) and (value is None or e.value == value)
 
@@ -172,7 +179,8 @@ def binary(op: str, a, b, reassoc: bool = False) -> Expr:
     a, b = _pair(a, b)
     if a.dtype.kind in "iu" and op in ("add", "sub", "mul"):  # fold index arithmetic
         if isinstance(a, Const) and isinstance(b, Const):
-            return Const({"add": a.value + b.value, "sub": a.value - b.value, "mul": a.value * b.value}[op], a.dtype)
+            v = {"add": a.value + b.value, "sub": a.value - b.value, "mul": a.value * b.value}[op]
+            return Const(_wrap(v, a.dtype), a.dtype)
         if op == "add" and is_const(a, 0):
             return b
         if op in ("add", "sub") and is_const(b, 0):

@@ -275,9 +275,10 @@ def _check_import(model, shapes, report: CheckReport, skip: set[str]) -> None:
         return
     dynamic = [n for n in g.nodes if n.opdef.dynamic_shape and n.op != "onnx_reference"]
     if dynamic:
-        report.add(INFO, "data-dependent-shape", "output shapes depend on input data: these run as host "
-                   "steps between compiled segments, and the segments after them compile once per distinct "
-                   "size (see README: data-dependent shapes)",
+        report.add(INFO, "data-dependent-shape", "output shapes depend on input data or on the values of "
+                   "shape inputs: these run as host steps between compiled segments (or compile per value), "
+                   "and the segments after them compile once per distinct size (see README: data-dependent "
+                   "shapes)",
                    [f"{n.where.removeprefix('onnx ')} ({n.op})" for n in dynamic])
     if has_dynamic_shapes(g) or report.errors:
         return

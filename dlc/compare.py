@@ -40,7 +40,7 @@ from .compiler import Options, build, specialize
 from .frontends.onnx.importer import import_model, load_model
 from .ir.errors import DLCError, InputError, UnsupportedError
 from .ir.passes import run_passes
-from .staged import StagedExecutable, has_dynamic_shapes
+from .staged import HostStep, StagedExecutable, has_dynamic_shapes
 
 AGAINST = ("onnxruntime", "reference", "fp64")
 
@@ -258,13 +258,14 @@ def _kernels_by_node(model, feeds, options: Options) -> tuple[dict[str, list[str
     for exe in m._exes.values():
         if isinstance(exe, StagedExecutable):
             for st in exe.stages:
-                if hasattr(st, "cache"):
+                if isinstance(st, HostStep):
+                    found.setdefault(st.node.where.removeprefix("onnx "), []).append(
+                        "(compiled per input value)" if st.cache else "(host step)")
+                else:
                     for sub in st.cache.values():
                         for name, sources, _ in sub.meta.calls:
                             for s in sources:
                                 found.setdefault(s.removeprefix("onnx "), []).append(f"{st.graph.name}/{name}")
-                else:
-                    found.setdefault(st.node.where.removeprefix("onnx "), []).append("(host step)")
         else:
             for name, sources, _ in exe.meta.calls:
                 for s in sources:

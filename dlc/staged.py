@@ -10,9 +10,12 @@ A host step evaluates its node with the op's numpy reference, on the values
 the previous segment produced. Each segment is a subgraph compiled like a
 whole model: specialized to the shapes it receives (and to the values of
 small inputs it needs as constants, e.g. a Reshape target computed from a
-NonZero count), compiled once per distinct signature and cached. A model
-whose data-dependent sizes vary from call to call therefore compiles once
-per distinct size; each compile is logged.
+NonZero count, or a Reshape target that is a graph input), compiled once
+per distinct signature and cached. A model whose data-dependent sizes vary
+from call to call therefore compiles once per distinct size; each compile
+is logged. Nodes whose converter needs an input's value (TopK's k, a
+reduction's axes: dlc/frontends/onnx/by_value.py) are host steps compiled
+the same way.
 """
 from __future__ import annotations
 
@@ -29,8 +32,21 @@ from .ir.interpreter import run_node
 log = logging.getLogger("dlc")
 
 
+def _static_ancestors(nodes: list[Node]) -> set[Value]:
+    """Values among (and read by) `nodes` that a static input depends on."""
+    need = {n.inputs[i] for n in nodes for i in n.opdef.static_inputs
+            if i < len(n.inputs) and n.inputs[i] is not None and not n.inputs[i].is_const}
+    for n in reversed(nodes):
+        if any(v in need for v in n.outputs):
+            need.update(v for v in n.inputs if v is not None and not v.is_const)
+    return need
+
+
 def has_dynamic_shapes(g: Graph) -> bool:
-    return any(n.opdef.dynamic_shape for n in g.nodes)
+    """Whether `g` needs staged execution: an op whose output shape depends
+    on data, or a static input (a Reshape target...) computed from a graph
+    input (the graph then compiles per distinct value of that input)."""
+    return any(n.opdef.dynamic_shape for n in g.nodes) or bool(_static_ancestors(g.nodes) & set(g.inputs))
 
 
 def subgraph(g: Graph, nodes: list[Node], inputs: list[Value], outputs: list[Value], name: str) -> Graph:
@@ -70,7 +86,10 @@ class Segment:
 
 @dataclass
 class HostStep:
+    """A node evaluated on the host with its numpy reference, or, for an op
+    with a ``specialize`` facet, compiled per distinct input signature."""
     node: Node
+    cache: dict = field(default_factory=dict)
 
 
 def partition(g: Graph) -> list[Segment | HostStep]:
@@ -113,8 +132,7 @@ def partition(g: Graph) -> list[Segment | HostStep]:
             for v in n.outputs:
                 if v in outs or any(node_pos[id(u)] != p for u in users.get(v, [])):
                     outs_.append(v)
-        static = {u.inputs[i] for u in nodes for i in u.opdef.static_inputs
-                  if i < len(u.inputs) and u.inputs[i] is not None}
+        static = _static_ancestors(nodes)
         baked = [i for i, v in enumerate(ins) if v in static]
         stages.append(Segment(subgraph(g, nodes, ins, outs_, f"{g.name}_segment{p // 2}"), ins, outs_, baked))
     return stages
@@ -141,13 +159,35 @@ class StagedExecutable:
             with self._lock:
                 exe = seg.cache.get(key)
                 if exe is None:
-                    reason = "new data-dependent sizes" if seg.cache else "first call"
+                    reason = "first call" if not seg.cache else "new input values" \
+                        if any(k[0] == key[0] for k in seg.cache) else "new data-dependent sizes"
                     res = self._build(self._specialize(seg, args))
                     exe, outcome = res if isinstance(res, tuple) else (res, "compiled")
                     seg.cache[key] = exe
                     log.info("dlc: %s for input shapes %s: %s (%s)", seg.graph.name,
                              [list(k) for k in key[0]], outcome, reason)
         return exe
+
+    def _specialized(self, st: HostStep, args: list) -> list[np.ndarray]:
+        """Run a node compiled for these inputs: its graph from the op's
+        ``specialize``, built once per distinct (shapes, baked values)."""
+        arrays = [None if a is None else np.require(a, requirements="C") for a in args]
+        shapes = tuple(None if a is None else a.shape for a in arrays)
+        for key, (exe, runtime) in list(st.cache.items()):   # baked positions are learned: match on them
+            if key[0] == shapes and all(arrays[i].tobytes() == b for i, b in key[1]):
+                return exe.run([arrays[i] for i in runtime])
+        with self._lock:
+            g, runtime = st.node.opdef.specialize(arrays, **st.node.attrs)
+            g.name = f"{self.graph.name}_{st.node.where.removeprefix('onnx ')}"
+            fed = set(runtime)
+            baked = tuple((i, a.tobytes()) for i, a in enumerate(arrays) if a is not None and i not in fed)
+            res = self._build(g)
+            exe, outcome = res if isinstance(res, tuple) else (res, "compiled")
+            reason = "new input values" if st.cache else "first call"
+            st.cache[(shapes, baked)] = (exe, runtime)
+            log.info("dlc: %s for input shapes %s: %s (%s)", g.name, [list(s) for s in shapes if s is not None],
+                     outcome, reason)
+        return exe.run([arrays[i] for i in runtime])
 
     @staticmethod
     def _specialize(seg: Segment, args: list[np.ndarray]) -> Graph:
@@ -178,8 +218,9 @@ class StagedExecutable:
         for st in self.stages:
             if isinstance(st, HostStep):
                 t0 = clock()
-                for v, a in zip(st.node.outputs, run_node(st.node, [None if v is None else get(v)
-                                                                   for v in st.node.inputs])):
+                args = [None if v is None else get(v) for v in st.node.inputs]
+                outs = self._specialized(st, args) if st.node.opdef.specialize else run_node(st.node, args)
+                for v, a in zip(st.node.outputs, outs):
                     env[v] = a
                 t1 = clock()
                 host[st.node.where] = host.get(st.node.where, 0) + t1 - t0

@@ -17,6 +17,15 @@ class UnsupportedError(DLCError):
     """The model uses something dlc does not implement (op, opset, dtype)."""
 
 
+class NeedsValueError(UnsupportedError):
+    """A converter needs the value of an input (a Reshape target, TopK's k...)
+    that is only known at run time. ``index``: that input's position."""
+
+    def __init__(self, message: str, index: int):
+        super().__init__(message)
+        self.index = index
+
+
 class ShapeError(ModelError):
     """Shapes or dtypes do not fit an op's rules."""
 

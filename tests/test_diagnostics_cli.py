@@ -22,10 +22,11 @@ def model_file(tmp_path_factory):
 def fallback_file(tmp_path_factory):
     d = tmp_path_factory.mktemp("diagfb")
     nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu0"),
-             helper.make_node("Compress", ["r", "keep"], ["y"], name="compress0", axis=1)]
+             helper.make_node("Scaler", ["r"], ["y"], name="scaler0", offset=[0.5], scale=[2.0], domain="ai.onnx.ml")]
     path = d / "f.onnx"
-    path.write_bytes(make_model(nodes, [("x", np.float32, [2, 3])], ["y"],
-                                {"keep": np.array([1, 0, 1], np.bool_)}).SerializeToString())
+    model = make_model(nodes, [("x", np.float32, [2, 3])], [("y", np.float32, [2, 3])])
+    model.opset_import.append(helper.make_opsetid("ai.onnx.ml", 1))
+    path.write_bytes(model.SerializeToString())
     return path
 
 
@@ -66,13 +67,13 @@ def test_compile_disable_pass(model_file, tmp_path):
 
 def test_fallback_on_the_command_line(fallback_file, tmp_path):
     out = dlc_cmd("compile", fallback_file, "-o", tmp_path / "f.dlc")
-    assert out.returncode == 1 and "Compress (nodes: compress0)" in out.stderr
+    assert out.returncode == 1 and "ai.onnx.ml.Scaler (nodes: scaler0)" in out.stderr
     out = dlc_cmd("compile", fallback_file, "-o", tmp_path / "f.dlc", "--fallback", "reference")
     assert out.returncode == 0, out.stderr
-    assert "will run on the host" in out.stderr and "compress0" in out.stderr
+    assert "will run on the host" in out.stderr and "scaler0" in out.stderr
     out = dlc_cmd("run", tmp_path / "f.dlc", "--random")
     assert out.returncode == 0, out.stderr
-    assert "ran on the host" in out.stderr and "compress0 (Compress" in out.stderr and "% of run time" in out.stderr
+    assert "ran on the host" in out.stderr and "scaler0 (Scaler" in out.stderr and "% of run time" in out.stderr
 
 
 def test_dump_names_match_the_profile(tmp_path):

@@ -9,21 +9,25 @@ from onnx import TensorProto, helper
 
 import dlc
 from dlc.staged import StagedExecutable
-from tests.util import make_model, rand, run_ort
+from tests.util import make_model, rand, run_onnx_reference, run_ort
 
 
 def unsupported_model():
     nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm0"),
-             helper.make_node("Compress", ["h", "keep"], ["c"], name="compress0", axis=1),
+             helper.make_node("Normalizer", ["h"], ["c"], name="normalizer0", norm="L2", domain="ai.onnx.ml"),
              helper.make_node("Relu", ["c"], ["r"], name="relu0"),
-             helper.make_node("Unique", ["r"], ["u"], name="unique0", axis=1),
+             helper.make_node("Scaler", ["r"], ["u"], name="scaler0", offset=[0.5], scale=[2.0],
+                              domain="ai.onnx.ml"),
              helper.make_node("Add", ["u", "r"], ["y"], name="add0")]
-    return make_model(nodes, [("x", np.float32, ["N", 4])], ["y"],
-                      {"w": rand(4, 6, seed=1), "keep": np.array([1, 1, 0, 1, 1, 1], np.bool_)})
+    model = make_model(nodes, [("x", np.float32, ["N", 4])], ["y"], {"w": rand(4, 6, seed=1)})
+    model.opset_import.append(helper.make_opsetid("ai.onnx.ml", 1))
+    # ONNX infers no shapes for these ml ops: declared as exporters do
+    model.graph.value_info.extend(helper.make_tensor_value_info(v, TensorProto.FLOAT, ["N", 6]) for v in "cu")
+    return model
 
 
 def test_off_by_default_lists_every_unsupported_op():
-    with pytest.raises(dlc.UnsupportedError, match=r"Compress \(nodes: compress0\); Unique \(nodes: unique0\)"):
+    with pytest.raises(dlc.UnsupportedError, match=r"ai.onnx.ml.Normalizer \(nodes: normalizer0\); ai.onnx.ml.Scaler \(nodes: scaler0\)"):
         dlc.compile(unsupported_model())
 
 
@@ -31,16 +35,16 @@ def test_fallback_matches_onnxruntime_and_warns_with_share(caplog):
     model = unsupported_model()
     with caplog.at_level(logging.WARNING, logger="dlc"):
         m = dlc.compile(model, fallback="reference")
-        assert m.fallback_nodes == ["compress0", "unique0"]
-        assert "will run on the host" in caplog.text and "compress0, unique0" in caplog.text
+        assert m.fallback_nodes == ["normalizer0", "scaler0"]
+        assert "will run on the host" in caplog.text and "normalizer0, scaler0" in caplog.text
         caplog.clear()
         for seed, n in ((0, 2), (1, 5), (2, 5)):
             x = rand(n, 4, seed=seed)
-            np.testing.assert_allclose(m(x), run_ort(model, {"x": x})[0], rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(m(x), run_onnx_reference(model, {"x": x})[0], rtol=1e-5, atol=1e-6)
     runtime_warnings = [r.getMessage() for r in caplog.records if "ran on the host" in r.getMessage()]
     assert len(runtime_warnings) == 1        # once per model
     msg = runtime_warnings[0]
-    assert "compress0 (Compress," in msg and "unique0 (Unique," in msg and "% of run time" in msg
+    assert "normalizer0 (Normalizer," in msg and "scaler0 (Scaler," in msg and "% of run time" in msg
     exe = m.executable((((2, 4),), ()))
     assert isinstance(exe, StagedExecutable)
     assert [type(s).__name__ for s in exe.stages] == ["Segment", "HostStep", "Segment", "HostStep", "Segment"]
@@ -105,5 +109,5 @@ def test_profile_shows_host_steps():
     m = dlc.compile(unsupported_model(), fallback="reference")
     p = m.profile({"x": rand(2, 4)}, repeat=3)
     hosts = [r for r in p.kernels() if r.kind == "host"]
-    assert sorted(r.name for r in hosts) == ["compress0", "unique0"]
-    assert "(host) compress0" in p.table()
+    assert sorted(r.name for r in hosts) == ["normalizer0", "scaler0"]
+    assert "(host) normalizer0" in p.table()

@@ -11,9 +11,9 @@ from tests.util import make_model, rand
 
 def test_every_unsupported_op_listed_in_one_error_before_any_work(monkeypatch):
     nodes = [helper.make_node("Relu", ["x"], ["a"], name="r"),
-             helper.make_node("NonMaxSuppression", ["a", "a"], ["b"], name="nms1"),
+             helper.make_node("SequenceEmpty", [], ["b"], name="se1"),
              helper.make_node("StringNormalizer", ["a"], ["c"], name="sn"),
-             helper.make_node("NonMaxSuppression", ["a", "a"], ["d"], name="nms2"),
+             helper.make_node("SequenceEmpty", [], ["d"], name="se2"),
              helper.make_node("Frobnicate", ["a"], ["e"], name="f", domain="com.example")]
     model = make_model(nodes, [("x", np.float32, [2])], ["b", "c", "d", "e"])
     model.opset_import.append(helper.make_opsetid("com.example", 1))
@@ -22,7 +22,7 @@ def test_every_unsupported_op_listed_in_one_error_before_any_work(monkeypatch):
     with pytest.raises(dlc.UnsupportedError) as e:
         dlc.compile(model)
     msg = str(e.value)
-    assert "NonMaxSuppression (nodes: nms1, nms2)" in msg
+    assert "SequenceEmpty (nodes: se1, se2)" in msg
     assert "StringNormalizer (nodes: sn)" in msg
     assert "com.example.Frobnicate (nodes: f)" in msg
     assert "Relu" not in msg

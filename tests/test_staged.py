@@ -4,6 +4,7 @@ onnxruntime."""
 import logging
 
 import numpy as np
+import pytest
 from onnx import helper
 
 import dlc
@@ -74,6 +75,37 @@ def test_nonzero_op_against_onnxruntime():
         check_model(model, {"x": x})
 
 
+@pytest.mark.parametrize("axis, sorted_", [(None, 1), (None, 0), (0, 1), (1, 0), (-1, 1)])
+def test_unique_against_onnxruntime(axis, sorted_):
+    x = np.array([[2, 1, 2, 1], [0, 1, 0, 1], [2, 1, 2, 1]], np.float32)
+    attrs = {"sorted": sorted_} if axis is None else {"sorted": sorted_, "axis": axis}
+    model = make_model([helper.make_node("Unique", ["x"], ["y", "first", "inverse", "counts"], **attrs)],
+                       [("x", np.float32, [3, 4])], ["y", "first", "inverse", "counts"])
+    check_model(model, {"x": x})
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, -1])
+def test_compress_against_onnxruntime(axis):
+    attrs = {} if axis is None else {"axis": axis}
+    model = make_model([helper.make_node("Compress", ["x", "c"], ["y"], **attrs)],
+                       [("x", np.float32, [3, 4]), ("c", np.bool_, [3])], ["y"])
+    for c in ([True, False, True], [False, False, False]):
+        check_model(model, {"x": rand(3, 4), "c": np.array(c)})
+
+
+@pytest.mark.parametrize("center", [0, 1])
+def test_non_max_suppression_against_onnxruntime(center):
+    rng = np.random.default_rng(5)
+    boxes = rng.uniform(0, 10, (2, 12, 4)).astype(np.float32)
+    scores = rng.uniform(0, 1, (2, 3, 12)).astype(np.float32)
+    model = make_model([helper.make_node("NonMaxSuppression", ["b", "s", "k", "iou", "thr"], ["sel"],
+                                         center_point_box=center)],
+                       [("b", np.float32, [2, 12, 4]), ("s", np.float32, [2, 3, 12])], ["sel"],
+                       {"k": np.array([4], np.int64), "iou": np.array([0.3], np.float32),
+                        "thr": np.array([0.2], np.float32)})
+    check_model(model, {"b": boxes, "s": scores})
+
+
 def test_staged_model_saves_with_its_source(tmp_path):
     model = nonzero_model()
     m = dlc.compile(model)
@@ -83,3 +115,44 @@ def test_staged_model_saves_with_its_source(tmp_path):
     m2 = dlc.load(tmp_path / "s.dlc")
     for a, b in zip(m2(x), want):
         np.testing.assert_array_equal(a, b)
+
+
+def shape_input_model():
+    """A Reshape target and TopK's k that are graph inputs, then a Tile
+    whose repeats are one too: shapes decided by input values."""
+    nodes = [helper.make_node("Reshape", ["x", "shape"], ["r"]),
+             helper.make_node("Relu", ["r"], ["h"]),
+             helper.make_node("TopK", ["h", "k"], ["top", "idx"], axis=-1),
+             helper.make_node("Tile", ["top", "reps"], ["y"])]
+    return make_model(nodes, [("x", np.float32, [4, 6]), ("shape", np.int64, [2]), ("k", np.int64, [1]),
+                              ("reps", np.int64, [2])], ["y", "idx"], opset=13)
+
+
+def test_inputs_that_decide_shapes_compile_per_value(caplog):
+    model = shape_input_model()
+    m = dlc.compile(model)
+    x = rand(4, 6, seed=3)
+    feeds = [{"x": x, "shape": np.array(s, np.int64), "k": np.array([k], np.int64), "reps": np.array(r, np.int64)}
+             for s, k, r in (([3, 8], 2, [1, 2]), ([3, 8], 2, [1, 2]), ([2, 12], 5, [2, 1]), ([3, 8], 2, [2, 1]))]
+    with caplog.at_level(logging.INFO, logger="dlc"):
+        for f in feeds:
+            for got, want in zip(m.run(None, f), run_ort(model, f)):
+                np.testing.assert_allclose(got, want, rtol=1e-6)
+                assert got.dtype == want.dtype and got.shape == want.shape
+    exe = m.executable((((4, 6), (2,), (1,), (2,)), ()))
+    assert isinstance(exe, StagedExecutable)
+    assert [type(s).__name__ for s in exe.stages] == ["Segment", "HostStep", "Segment"]
+    # compiles: the Reshape's segment per target (2), TopK per (input shape, k) (2), the Tile's
+    # segment per (input shape, repeats) (3)
+    assert caplog.text.count("first call") == 3
+    assert caplog.text.count("new input values") == 3 and caplog.text.count("new data-dependent sizes") == 1
+
+
+def test_a_value_needed_from_inside_a_subgraph_node_is_still_refused():
+    """If whose branch needs a run-time value cannot be converted per value."""
+    branch = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["o"])], "b", [],
+                               [helper.make_tensor_value_info("o", 1, None)])
+    model = make_model([helper.make_node("If", ["c"], ["y"], then_branch=branch, else_branch=branch)],
+                       [("x", np.float32, [4]), ("shape", np.int64, [2]), ("c", np.bool_, [])], ["y"], opset=13)
+    with pytest.raises(dlc.UnsupportedError):
+        dlc.compile(model)

@@ -26,6 +26,12 @@
 - ``dynamic_shape``: the output shape depends on input *values* (NonZero,
   Unique): the op has no lowering; the runtime evaluates it with ``ref``
   between natively compiled segments (see dlc/staged.py).
+- ``specialize(arrays, **attrs)``: for dynamic_shape ops that can still be
+  compiled once the values of some inputs are known: ``(graph, baked)``, a
+  graph computing the node for inputs like `arrays`, with the inputs at
+  positions `baked` turned into constants (its remaining inputs are the
+  others, in order). Staged execution compiles it once per distinct
+  (shapes, baked values) instead of evaluating ``ref``.
 - ``index(out_idx, ins, **attrs)``: for injective ops that are a pure index
   remap of their first input (transpose, expand, slice, a gather of one
   constant index): the index of ``ins[0]`` that output element ``out_idx``
@@ -71,6 +77,7 @@ class OpDef:
     static_inputs: tuple[int, ...] = ()
     fold: Callable | None = None
     dynamic_shape: bool = False
+    specialize: Callable | None = None
     index: Callable | None = None
     doc: str = ""
 

@@ -1,14 +1,12 @@
-"""``dropout`` for training, with a counter-based RNG and a step counter.
+"""``dropout`` for training, with a step counter.
 
 (ONNX's Dropout with a run-time ratio/training flag and a mask output is
 ``dropout_with_mask`` in ir/ops/random.py.)
 
-Each element's random number is a hash of (seed, step, flat index), written
-the same way in numpy (the reference) and in kernel IR, so a mask is
-reproducible, identical in compiled and interpreted runs, and independent
-of how loops are split over threads. The hash is Chris Wellons' 32-bit
-"lowbias32" integer mixer; the 24 high bits of the result are the uniform
-number.
+Each element's random number comes from the counter-based generator of
+ir/ops/random.py, keyed by (seed, step) and counted by the flat index, so a
+mask is reproducible, identical in compiled and interpreted runs, and
+independent of how loops are split over threads.
 """
 from __future__ import annotations
 
@@ -16,45 +14,27 @@ import numpy as np
 
 from ..errors import ShapeError
 from .base import OPAQUE, OpDef, register
+from .random import _NpGen, random_bits, stream_key
 
-U32 = np.dtype("uint32")
-_GOLDEN = 0x9E3779B9
-
-
-def _mix(x, k, const):
-    """lowbias32 on uint32 numpy arrays (k None) or kernel-IR expressions."""
-    c1, c2 = const(0x7FEB352D), const(0x846CA68B)
-    if k is None:
-        x = x ^ (x >> np.uint32(16))
-        x = x * c1
-        x = x ^ (x >> np.uint32(15))
-        x = x * c2
-        return x ^ (x >> np.uint32(16))
-    x = k.xor(x, k.shr(x, 16))
-    x = x * c1
-    x = k.xor(x, k.shr(x, 15))
-    x = x * c2
-    return k.xor(x, k.shr(x, 16))
+U64 = np.dtype("uint64")
 
 
 def keep_threshold(ratio: float) -> int:
-    """An element is kept when its 24-bit uniform number is >= this."""
-    return min(int(round(float(ratio) * (1 << 24))), 1 << 24)
+    """An element is kept when its 53 random bits, as an integer, are >= this."""
+    return min(int(round(float(ratio) * (1 << 53))), 1 << 53)
 
 
-def dropout_key(seed: int, step: int) -> np.uint32:
+def _key(seed: int, step: int) -> np.uint64:
     with np.errstate(over="ignore"):
-        s = np.array([(int(step) & 0xFFFFFFFF) ^ _GOLDEN], U32)
-        s = _mix(s, None, np.uint32) ^ np.uint32(int(seed) & 0xFFFFFFFF)
-        return _mix(s, None, np.uint32)[0]
+        return stream_key(_NpGen, int(seed), np.uint64(int(step) & (2 ** 64 - 1)))
 
 
 def dropout_mask(shape, seed: int, step: int, ratio: float) -> np.ndarray:
     """The keep mask (bool) that `dropout` uses for this seed and step."""
     n = int(np.prod(shape, dtype=np.int64))
     with np.errstate(over="ignore"):
-        u = _mix(np.arange(n, dtype=np.int64).astype(U32) ^ dropout_key(seed, step), None, np.uint32)
-    return ((u >> np.uint32(8)) >= np.uint32(keep_threshold(ratio))).reshape(shape)
+        bits = random_bits(_NpGen, _key(seed, step), np.arange(n, dtype=U64))
+    return (bits >= np.uint64(keep_threshold(ratio))).reshape(shape)
 
 
 def _dropout_infer(ins, ratio, seed=0):
@@ -81,17 +61,16 @@ def _dropout_ref(x, step=None, *, ratio, seed=0):
 def _dropout_lower(k, ins, outs, ratio, seed=0):
     x, y = ins[0], outs[0]
     step = ins[1] if len(ins) > 1 else None
-    u32 = lambda v: k.const(v, U32)   # noqa: E731
-    s = k.cast(k.load(step, [0] * step.rank), U32) if step is not None else u32(0)
-    key = k.local(_mix(k.xor(_mix(k.xor(s, u32(_GOLDEN)), k, u32), u32(int(seed) & 0xFFFFFFFF)), k, u32),
-                  "key", U32)
-    threshold = u32(keep_threshold(ratio))
+    if step is None:
+        key = k.const(int(_key(seed, 0)), U64)
+    else:
+        key = k.local(stream_key(k, int(seed), k.load(step, [0] * step.rank)), "key", U64)
+    threshold = k.const(keep_threshold(ratio), U64)
     with k.loops(y.shape) as idx:
         flat = 0
         for i, d in zip(idx, y.shape):
             flat = flat * d + i
-        u = _mix(k.xor(k.cast(flat, U32), key), k, u32)
-        keep = k.shr(u, 8) >= threshold
+        keep = random_bits(k, key, flat) >= threshold
         k.store(y, idx, k.select(keep, k.load(x, idx) * _scale(ratio), k.zero(y.dtype)))
 
 

@@ -34,11 +34,21 @@ def _mix(m, z):
     return m.xor(z, m.shr(z, 31))
 
 
+def stream_key(m, seed: int, stream=None):
+    """The generator's key for a seed, mixed with a run-time stream number
+    when there is one (dropout's training step: each step draws anew)."""
+    key = m.const((seed * _GOLDEN + _GOLDEN) & (2 ** 64 - 1), U64)
+    return key if stream is None else _mix(m, m.cast(stream, U64) * _GOLDEN + key)
+
+
+def random_bits(m, key, counter):
+    """53 uniform random bits (a uint64) for element `counter`."""
+    return m.shr(_mix(m, m.cast(counter, U64) * _GOLDEN + key), 11)
+
+
 def _uniform(m, seed: int, counter):
     """A float64 in [0, 1) from 53 bits of hash(seed, counter)."""
-    z = m.cast(counter, U64) * _GOLDEN + m.const((seed * _GOLDEN + _GOLDEN) & (2 ** 64 - 1), U64)
-    bits = m.shr(_mix(m, z), 11)
-    return m.cast(bits, F64) * (1.0 / (1 << 53))
+    return m.cast(random_bits(m, stream_key(m, seed), counter), F64) * (1.0 / (1 << 53))
 
 
 def _normal(m, seed: int, counter):

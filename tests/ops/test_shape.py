@@ -11,7 +11,7 @@ from onnx import helper
 import dlc
 from dlc.compiler import Options, optimize, specialize
 from dlc.frontends.onnx import import_model
-from tests.util import check_model, check_op, make_model, rand, run_reference
+from tests.util import check_model, check_op, make_model, rand, run_ort, run_reference
 
 DTYPES = [np.float32, np.float64, np.int32, np.int64, np.int8, np.uint8, np.bool_]
 INT64_MAX, INT64_MIN = np.iinfo(np.int64).max, np.iinfo(np.int64).min
@@ -307,11 +307,13 @@ def test_range_length_from_input_shape():
         check_model(model, {"x": rand(n, dtype=np.int64)})
 
 
-def test_range_from_run_time_input_is_unsupported():
+def test_range_from_run_time_inputs_compiles_per_value():
     model = make_model([helper.make_node("Range", ["a", "b", "c"], ["y"], name="r0")],
                        [("a", np.int64, []), ("b", np.int64, []), ("c", np.int64, [])], ["y"])
-    with pytest.raises(dlc.DLCError, match="r0"):
-        dlc.compile(model).run(None, {"a": np.array(0), "b": np.array(3), "c": np.array(1)})
+    m = dlc.compile(model)
+    for a, b, c in ((0, 3, 1), (5, -4, -3), (2, 2, 1)):
+        feeds = {"a": np.array(a), "b": np.array(b), "c": np.array(c)}
+        np.testing.assert_array_equal(m.run(None, feeds)[0], run_ort(model, feeds)[0])
 
 
 # ----------------------------------------------------------------- reshape
@@ -490,11 +492,13 @@ def test_bad_constant_inputs_name_the_node(op, inputs, attrs):
         dlc.compile(model)
 
 
-def test_slice_of_run_time_starts_is_unsupported():
+def test_slice_of_run_time_starts_compiles_per_value():
     model = make_model([helper.make_node("Slice", ["x", "s", "e"], ["y"], name="dyn_slice")],
                        [("x", np.float32, [4]), ("s", np.int64, [1]), ("e", np.int64, [1])], ["y"])
-    with pytest.raises(dlc.DLCError, match="dyn_slice"):
-        dlc.compile(model)
+    m, x = dlc.compile(model), rand(4)
+    for s_, e in ((1, 3), (0, 4), (-1, -5), (3, 1)):
+        feeds = {"x": x, "s": np.array([s_]), "e": np.array([e])}
+        np.testing.assert_array_equal(m.run(None, feeds)[0], run_ort(model, feeds)[0])
 
 
 # --------------------------------------------------- DepthToSpace & co

@@ -10,7 +10,7 @@ from onnx import helper, numpy_helper
 
 from ...ir import Graph, Value
 from ...ir.passes.fold import fold_node
-from ...ir.errors import ModelError, UnsupportedError
+from ...ir.errors import ModelError, NeedsValueError, UnsupportedError
 
 
 @lru_cache(maxsize=None)
@@ -89,8 +89,9 @@ class ONode:
         if v.const is None and v.static and v.numel == 0:   # an empty tensor: its shape is all of it
             return np.zeros(v.shape, v.dtype)
         if v.const is None:
-            raise self.error(f"input {i} ({what or v.name}) must be a constant; it is computed at run time",
-                             UnsupportedError)
+            e = self.error(f"input {i} ({what or v.name}) must be a constant; it is computed at run time",
+                           UnsupportedError)
+            raise NeedsValueError(str(e), i)
         return v.const
 
     def ints(self, i: int, attr: str | None = None, what: str | None = None) -> list[int] | None:
@@ -105,10 +106,12 @@ class ONode:
 class Context:
     """The conversion context: the graph being built and the current node."""
 
-    def __init__(self, graph: Graph):
+    def __init__(self, graph: Graph, env: dict[str, Value] | None = None):
         self.g = graph
+        self.env = env if env is not None else {}   # ONNX name -> Value, of what is converted so far
         self.node: ONode | None = None
-        self.fallback = None     # the importer's reference fallback, when on
+        self.host = None         # makes nodes that run an ONNX node at run time (importer._HostNodes)
+        self.fallback = None     # the same, when the reference fallback is on
 
     def op(self, op: str, inputs: Sequence[Value | None], **attrs):
         """Emit an IR node for the current ONNX node; returns its output(s).

@@ -51,7 +51,10 @@ class OnnxNode:
 
 def has_reference(op_type: str, domain: str, version: int) -> bool:
     """Whether the onnx reference evaluator implements this op."""
-    from onnx.reference.ops import load_op
+    if domain == "ai.onnx.ml":
+        from onnx.reference.ops.aionnxml import load_op
+    else:
+        from onnx.reference.ops import load_op
     try:
         load_op("" if domain == "ai.onnx" else domain, op_type, version)
         return True
@@ -130,10 +133,10 @@ def _infer(ins, node: OnnxNode):
         elif dims is None and node.declared[i] is not None and node.declared[i][1] is not None:
             dims = node.declared[i][1]
         if elem is None:
-            raise UnsupportedError(f"onnx {node.name}: the reference fallback cannot run {node.op_type}: "
+            raise UnsupportedError(f"onnx {node.name}: {node.op_type} cannot run as a host step: "
                                    f"the type of its output {name!r} is unknown")
         if dims is None:
-            raise UnsupportedError(f"onnx {node.name}: the reference fallback cannot run {node.op_type}: "
+            raise UnsupportedError(f"onnx {node.name}: {node.op_type} cannot run as a host step: "
                                    f"the rank of its output {name!r} is unknown")
         dt = np.dtype(helper.tensor_dtype_to_np_dtype(elem))
         shape = tuple(d if isinstance(d, int) else (d if d in symbols else unknown_dim()) for d in dims)

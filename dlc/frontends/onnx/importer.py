@@ -17,7 +17,8 @@ import onnx
 from onnx import numpy_helper
 
 from ...ir import Graph, Value, dtypes
-from ...ir.errors import DLCError, ModelError, UnsupportedError
+from ...ir.errors import DLCError, ModelError, NeedsValueError, UnsupportedError
+from .by_value import OP as BY_VALUE
 from .context import Context, ONode
 from .functions import body_opset, expand, function_body, has_function
 from .registry import find_converter
@@ -230,8 +231,9 @@ def import_model(model: onnx.ModelProto, shapes: Mapping | None = None,
     for name in fed_initializers:
         info = sig.overridable[name]
         env[name] = g.add_input(name, info.dtype, info.shape)
-    cx = Context(g)
-    cx.fallback = _Fallback(model) if fallback == "reference" else None
+    cx = Context(g, env)
+    cx.host = _HostNodes(model)
+    cx.fallback = cx.host if fallback == "reference" else None
     for i, proto in enumerate(model.graph.node):
         _convert_node(cx, proto, env, opsets, i)
     if values is not None:
@@ -244,8 +246,10 @@ def import_model(model: onnx.ModelProto, shapes: Mapping | None = None,
     return g, sig
 
 
-class _Fallback:
-    """Makes `onnx_reference` host nodes for what dlc cannot convert."""
+class _HostNodes:
+    """Makes IR nodes that hold an ONNX node and run it at run time: as an
+    `onnx_reference` host step (for what dlc cannot convert), or as an
+    `onnx_by_value` node (converted per value of a run-time input)."""
 
     def __init__(self, model: onnx.ModelProto):
         from . import fallback
@@ -258,13 +262,14 @@ class _Fallback:
             self._types = self.module.model_value_types(self.model)
         return self._types
 
-    def convert(self, cx: Context, node: ONode, env: dict, reason: str) -> list:
+    def convert(self, cx: Context, node: ONode, env: dict, reason: str, op: str = "onnx_reference",
+                **attrs) -> list:
         extra = self.module.captured_names(node.proto)
         missing = [n for n in extra if n not in env]
         if missing:
             raise node.error(f"its subgraph reads {', '.join(missing)}, which is not defined", ModelError)
         spec = self.module.make_node(node.proto, node.name, self.model, self.types(), reason)
-        outs = cx.op("onnx_reference", node.inputs + [env[n] for n in extra], node=spec)
+        outs = cx.op(op, node.inputs + [env[n] for n in extra], node=spec, **attrs)
         outs = list(outs) if isinstance(outs, tuple) else [outs]
         it = iter(outs)
         return [next(it) if name else None for name in node.output_names]
@@ -273,7 +278,9 @@ class _Fallback:
 def _convert_node(cx: Context, proto: onnx.NodeProto, env: dict, opsets: dict[str, int], index: int) -> None:
     """Convert one node: its converter; else (no converter, or the converter
     refuses this case) the function body the standard defines for it; else,
-    with the reference fallback on, an `onnx_reference` host step."""
+    with the reference fallback on, an `onnx_reference` host step. A node
+    whose converter needs the value of a run-time input becomes an
+    `onnx_by_value` node (by_value.py)."""
     inputs = []
     for name in proto.input:
         if name == "":
@@ -298,11 +305,19 @@ def _convert_node(cx: Context, proto: onnx.NodeProto, env: dict, opsets: dict[st
             for i, name in enumerate(node.output_names):
                 if name != "" and (i >= len(res) or res[i] is None):
                     raise node.error(f"output {i} ({name!r}) is not supported", UnsupportedError)
+        except NeedsValueError:
+            raise
         except UnsupportedError:
             if not has_function(node.op_type, opset, domain):
                 raise
             del cx.g.nodes[first_new:]   # the converter refused this case: the standard's function does it
             return _convert_function(cx, proto, node, env, opsets, index)
+    except NeedsValueError as e:
+        if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in proto.attribute):
+            raise
+        del cx.g.nodes[first_new:]
+        cx.node = node
+        res = cx.host.convert(cx, node, env, str(e), op=BY_VALUE, need=e.index)
     except UnsupportedError as e:
         fallback = cx.fallback
         if fallback is None:

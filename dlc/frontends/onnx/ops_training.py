@@ -1,10 +1,13 @@
-"""Converters: the ai.onnx.preview.training optimizers Adagrad, Momentum and
-Adam, as elementwise IR ops over each (X, G, state...) group. R (learning
-rate) and T (iteration count) are run-time scalars."""
+"""Converters: the ai.onnx.preview.training ops. The optimizers Adagrad,
+Momentum and Adam become elementwise IR ops over each (X, G, state...)
+group (R, the learning rate, and T, the iteration count, are run-time
+scalars); Gradient becomes the backward pass of ir/autodiff.py."""
 from __future__ import annotations
 
 import numpy as np
 
+from ...ir.autodiff import gradients
+from ...ir.errors import DLCError
 from .registry import converter
 
 DOMAIN = "ai.onnx.preview.training"
@@ -93,3 +96,19 @@ def adam(cx, n):
         new_v.append(v2)
         new_h.append(h2)
     return new_x + new_v + new_h
+
+
+@converter("Gradient", domain=DOMAIN)
+def gradient(cx, n):
+    """d y / d x for each x in xs: the backward pass over the nodes converted
+    so far (those between the xs and y), appended to the graph."""
+    xs, y = [str(x) for x in n.attr("xs") or []], n.attr("y")
+    missing = [name for name in [*xs, y] if name not in cx.env]
+    if missing:
+        raise n.error(f"{', '.join(map(repr, missing))} must be computed before the Gradient node")
+    if len(n.inputs) != len(xs):
+        raise n.error(f"has {len(n.inputs)} inputs for {len(xs)} xs")
+    try:
+        return gradients(cx.g, cx.env[y], [cx.env[x] for x in xs], zeros=True)
+    except DLCError as e:
+        raise n.error(str(e), type(e)) from None
