@@ -15,37 +15,12 @@ import numpy as np
 from .. import dtypes
 from ..errors import ShapeError
 from .base import OPAQUE, OpDef, register
+from .npmath import NumpyMath as _NumpyMath
 
 F32, INDEX = np.dtype("float32"), np.dtype("int64")
 GS_MODES = ("nearest", "linear", "cubic")
 GS_PADDING = ("zeros", "border", "reflection")
 CUBIC_A = -0.75
-
-
-class _NumpyMath:
-    """The KernelBuilder helpers the formulas use, on numpy arrays."""
-    floor, round, select = staticmethod(np.floor), staticmethod(np.rint), staticmethod(np.where)
-    trunc = staticmethod(np.trunc)
-
-    @staticmethod
-    def cast(x, dtype):
-        return np.asarray(x).astype(dtype)
-
-    @staticmethod
-    def clamp(x, lo, hi):
-        return np.minimum(np.maximum(x, lo), hi)
-
-    @staticmethod
-    def const(v, dtype):
-        return np.asarray(v, dtype)
-
-    @staticmethod
-    def eq(a, b):
-        return np.equal(a, b)
-
-    @staticmethod
-    def floormod(a, b):
-        return np.mod(a, b)
 
 
 def _denormalize(m, v, size: int, align_corners: bool):

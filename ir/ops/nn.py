@@ -25,6 +25,7 @@ from .. import dtypes
 from ..errors import ShapeError, UnsupportedError
 from ..shapes import is_known, unknown_dim
 from .base import INJECTIVE, OPAQUE, OUT_FUSABLE, REDUCE, OpDef, register
+from .npmath import NumpyMath as _NumpyMath
 from .reduce import lowest
 
 PAD_MODES = ("explicit", "same_upper", "same_lower")
@@ -844,20 +845,6 @@ class _Axis:
     @property
     def identity(self) -> bool:   # onnxruntime copies an axis of scale 1 without transforming it
         return self.scale == 1
-
-
-class _NumpyMath:
-    """The KernelBuilder helpers the resize formulas use, on numpy arrays."""
-    floor, ceil, select = staticmethod(np.floor), staticmethod(np.ceil), staticmethod(np.where)
-    min, max = staticmethod(np.minimum), staticmethod(np.maximum)
-
-    @staticmethod
-    def cast(x, dtype):
-        return np.asarray(x).astype(dtype)
-
-    @staticmethod
-    def clamp(x, lo, hi):
-        return np.minimum(np.maximum(x, lo), hi)
 
 
 def resize_plan(shape, scales, sizes, axes=None, policy="stretch"):
