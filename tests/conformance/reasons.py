@@ -37,13 +37,14 @@ OVERRIDES = {
     "node/test_attention_4d_fp16_expanded": f"[numerics] {_F16_CHAIN}",
     "node/test_attention_4d_gqa_with_past_and_present_fp16_expanded": f"[numerics] {_F16_CHAIN}",
     "node/test_causal_conv_with_state_silu_fp16_expanded": f"[numerics] {_F16_CHAIN}",
-    "node/test_maxunpool_export_with_output_shape": "[open bug] MaxUnpool with an explicit output_shape puts "
-                                                    "values at other positions than the reference (seen once "
-                                                    "run-time output shapes compiled per value)",
-    "node/test_resize_downsample_scales_linear_align_corners": "[open bug] Resize align_corners downsampling by a "
-                                                               "non-integer scale: the reference divides by "
-                                                               "scale * length - 1, dlc by the floored length - 1",
-    "node/test_resize_downsample_scales_cubic_align_corners": "[open bug] as the linear align_corners case",
+    "node/test_maxunpool_export_with_output_shape": "[reference disagrees] dlc puts each value at its index in "
+                                                    "the given 5x5 output, as onnxruntime does; the reference "
+                                                    "reads the indices in the unpadded 4x4 output",
+    "node/test_resize_downsample_scales_linear_align_corners": "[reference disagrees] align_corners divides by "
+                                                               "the output length - 1 in dlc and onnxruntime, by "
+                                                               "scale * input length - 1 in the reference",
+    "node/test_resize_downsample_scales_cubic_align_corners": "[reference disagrees] as the linear align_corners "
+                                                              "case",
     "node/test_dft_inverse": "[numerics] the expected output carries float32 round-off (~2e-7) where the exact "
                              "result (which dlc computes) is ~1e-15: beyond atol 1e-7",
     "node/test_dft_inverse_opset19": "[numerics] the expected output carries float32 round-off (~2e-7) where the "
