@@ -90,7 +90,7 @@ class CudaExecutable:
                 args.append(views[key])
             for phase, host in ck.launches:
                 p = ck.phases[phase]
-                grid = jit.launch_grid(p.kind, p.work, p.block)
+                grid = jit.launch_grid(p.kind, p.work, p.block, p.lanes)
                 if grid:
                     plan.append((self._kernels[call.kernel], phase, grid, p.block, args, call.tag, host, ci))
         return plan

@@ -238,16 +238,25 @@ def stream():
 
 @contextmanager
 def quiet():
-    """The simulator computes on numpy scalars: overflow and division by
-    zero behave as on the GPU but warn; silence that."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield
+    """For simulator launches. The simulator computes on numpy scalars:
+    overflow and division by zero behave as on the GPU but warn; silence
+    that. It runs each CUDA thread as a Python thread and polls for
+    barriers: a short GIL switch interval makes barriers (syncthreads, and
+    the shims' warp exchanges) cost microseconds rather than milliseconds."""
+    import sys
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            yield
+    finally:
+        sys.setswitchinterval(interval)
 
 
-def launch_grid(kind: str, work: int, block: tuple[int, int]) -> int:
-    """Blocks to launch for `work` grid-stride iterations (every phase loops
-    over its work, so any grid size is correct)."""
+def launch_grid(kind: str, work: int, block: tuple[int, int], lanes: int = 1) -> int:
+    """Blocks to launch for `work` grid-stride iterations of `lanes` threads
+    each (every phase loops over its work, so any grid size is correct)."""
     if work <= 0:
         return 0
     threads = block[0] * block[1]
@@ -255,10 +264,8 @@ def launch_grid(kind: str, work: int, block: tuple[int, int]) -> int:
         return 1
     if kind == "tiled":
         blocks = work
-    elif kind == "warp":
-        blocks = -(-work * 32 // threads)
     else:
-        blocks = -(-work // threads)
+        blocks = -(-work * lanes // threads)
     if running_simulator():
         return min(blocks, 2)
     return max(1, min(blocks, _max_blocks(kind)))

@@ -105,7 +105,7 @@ def _kernel_json(k: CudaKernel) -> dict:
     return {"name": k.name, "source": k.source,
             "consts": {n: [v.dtype.str, v.tobytes().hex()] for n, v in k.consts.items()},
             "arg_dtypes": [d.str for d in k.arg_dtypes],
-            "phases": [[p.name, p.kind, p.work, list(p.block), list(p.host_vars)] for p in k.phases],
+            "phases": [[p.name, p.kind, p.work, list(p.block), list(p.host_vars), p.lanes] for p in k.phases],
             "launches": [[i, list(v)] for i, v in k.launches],
             "sources": k.sources, "messages": k.messages}
 
@@ -113,5 +113,6 @@ def _kernel_json(k: CudaKernel) -> dict:
 def _kernel_from_json(d: dict) -> CudaKernel:
     consts = {n: np.frombuffer(bytes.fromhex(h), np.dtype(dt))[0] for n, (dt, h) in d["consts"].items()}
     return CudaKernel(d["name"], d["source"], consts, [np.dtype(x) for x in d["arg_dtypes"]],
-                      [Phase(n, kind, work, tuple(block), tuple(hv)) for n, kind, work, block, hv in d["phases"]],
+                      [Phase(n, kind, work, tuple(block), tuple(hv), lanes)
+                       for n, kind, work, block, hv, lanes in d["phases"]],
                       [(i, tuple(v)) for i, v in d["launches"]], d.get("sources", []), d.get("messages", []))

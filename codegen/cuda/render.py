@@ -68,13 +68,15 @@ class RenderConfig:
     numba's simulator runs every CUDA thread as a Python thread."""
     simulator: bool = False
     block: int = 128          # threads per block of grid and warp phases
+    warp: int = 32            # lanes that share a reduction (the hardware warp; fewer under the simulator)
     warp_min: int = 32        # a reduction this long (or longer) gets a warp per row
     tilings: tuple = (Tiling(128, 128, 8, 8, 8), Tiling(64, 64, 16, 4, 4), Tiling(32, 32, 16, 2, 2))
     tile_min: int = 16        # both tiled sides at least this long, else direct
 
     @staticmethod
     def for_simulator() -> "RenderConfig":
-        return RenderConfig(simulator=True, block=32, warp_min=8, tilings=(Tiling(8, 8, 4, 2, 2),), tile_min=2)
+        return RenderConfig(simulator=True, block=8, warp=4, warp_min=8, tilings=(Tiling(4, 4, 4, 2, 2),),
+                            tile_min=2)
 
     def tiling(self, m: int, n: int) -> Tiling:
         for t in self.tilings:
@@ -91,6 +93,7 @@ class Phase:
     work: int                     # grid-stride iterations: items, rows (warps) or tiles
     block: tuple[int, int]        # threads per block (x, y)
     host_vars: tuple[str, ...] = ()
+    lanes: int = 1                # threads per unit of work (a warp's lanes for warp phases)
 
 
 @dataclass
@@ -403,13 +406,14 @@ class _KernelRenderer:
         return False
 
     # ----------------------------------------------------------- phases
-    def new_phase(self, kind: str, work: int, block: tuple[int, int], host: tuple, lines: list[str]) -> int:
+    def new_phase(self, kind: str, work: int, block: tuple[int, int], host: tuple, lines: list[str],
+                  lanes: int = 1) -> int:
         i = len(self.phases)
         name = self.namer(("phase", i), self.k.name if i == 0 else f"{self.k.name}_p{i}")
         host_names = tuple(self.names[v] for v in host)
         args = ", ".join(self.arg_names + ["_status", "_tag"] + list(host_names))
         self.functions.append(f"def {name}({args}):\n" + "\n".join(lines))
-        self.phases.append(Phase(name, kind, work, block, host_names))
+        self.phases.append(Phase(name, kind, work, block, host_names, lanes))
         return i
 
     def emit_group(self, kind: str, stmts: list, extra, host: tuple) -> int | None:
@@ -453,11 +457,12 @@ class _KernelRenderer:
         body = chain[-1].body
         warp = self.warp_plan(body)
         if warp is not None:
-            lines = ["    _lane = cuda.threadIdx.x % 32",
-                     "    for _w in range(cuda.grid(1) // 32, " + str(n) + ", cuda.gridsize(1) // 32):"]
+            w = self.cfg.warp
+            lines = [f"    _lane = cuda.threadIdx.x % {w}",
+                     f"    for _w in range(cuda.grid(1) // {w}, {n}, cuda.gridsize(1) // {w}):"]
             lines += self.decode("_w", spec, "        ")
             lines += self.warp_body(body, warp, "        ")
-            return self.new_phase("warp", n, (max(self.cfg.block, WARP), 1), host, lines)
+            return self.new_phase("warp", n, (max(self.cfg.block, w), 1), host, lines, lanes=w)
         lines = [f"    for _i in range(cuda.grid(1), {n}, cuda.gridsize(1)):"]
         lines += self.decode("_i", spec, "        ")
         out: list[str] = []
@@ -521,17 +526,20 @@ class _KernelRenderer:
                             for lp in nest]
                     total = int(np.prod([e for _, _, e in spec], dtype=np.int64))
                     f = self.namer.temp("_f")
-                    out.append(f"{ind}for {f} in range(_lane, {total}, 32):")
+                    out.append(f"{ind}for {f} in range(_lane, {total}, {self.cfg.warp}):")
                     out += self.decode(f, spec, ind + "    ")
                     sw.block(nest[-1].body, ind + "    ", out)
                 else:
                     out += [ind + ln for ln in ew.prepare([s.start, s.stop])]
-                    out.append(f"{ind}for {self.names[s.var]} in range({ew.text(s.start)} + _lane, "
-                               f"{ew.text(s.stop)}, 32):")
+                    start = ew.text(s.start)
+                    out.append(f"{ind}for {self.names[s.var]} in range({'' if start == '0' else start + ' + '}_lane, "
+                               f"{ew.text(s.stop)}, {self.cfg.warp}):")
                     sw.block(s.body, ind + "    ", out)
                 for v, op in accs.items():
                     name = self.names[v]
-                    for off in (16, 8, 4, 2, 1):
+                    off = self.cfg.warp
+                    while off > 1:
+                        off //= 2
                         out.append(f"{ind}_v = cuda.shfl_xor_sync(0xffffffff, {name}, {off})")
                         line = f"{ind}{name} = " + ew.binary(op, name, "_v", v.dtype)
                         out += [ind + ln for ln in ew.take_lines()] + [line]
