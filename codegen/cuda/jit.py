@@ -12,7 +12,11 @@ Under numba's simulator (``NUMBA_ENABLE_CUDASIM=1``), the same source runs
 as Python through ``numba.cuda.jit``; there is no PTX. The simulator lacks
 ``shfl_xor_sync`` and ``syncwarp``: `_simulator_shims` adds them (a warp
 exchange through a block-wide barrier: the generated code calls them from
-every thread of a block the same number of times).
+every thread of a block the same number of times). It also makes the
+simulator's ``cuda.shared.array`` thread-safe: numba's looks the array up
+and then stores a new one without a lock, so two threads of a block that
+switch in between get different arrays, and the block computes garbage
+(rarely: it takes a thread switch at that point).
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import linecache
 import math
 import os
 import re
+import sys
 import threading
 import warnings
 from contextlib import contextmanager
@@ -74,6 +79,25 @@ def _simulator_shims() -> None:
         fake.shfl_xor_sync = lambda self, mask, value, lane_mask: exchange(value, lambda i: i ^ lane_mask)
     if not hasattr(fake, "syncwarp"):
         fake.syncwarp = lambda self, mask=0xFFFFFFFF: threading.current_thread().syncthreads()
+
+    shared_lock = threading.Lock()
+
+    def shared_array(self, shape, dtype, alignment=None):
+        # numba's, less dynamic shared memory (never rendered), under a lock:
+        # one array per block and source line
+        from numba import types
+        from numba.np import numpy_support
+        if isinstance(dtype, types.Type):
+            dtype = numpy_support.as_dtype(dtype)
+        caller = sys._getframe(1)
+        key = (caller.f_code.co_filename, caller.f_lineno)
+        with shared_lock:
+            res = self._allocations.get(key)
+            if res is None:
+                res = self._allocations[key] = np.empty(shape, dtype)
+        return res
+
+    kernelapi.FakeCUDAShared.array = shared_array
 
 
 # ------------------------------------------------------------------ kernels
