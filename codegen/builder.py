@@ -152,7 +152,7 @@ class KernelBuilder:
         """``buf[idx] = value``. ``partial``: not the op's result yet (an
         accumulator kept in the output), so a fused epilogue must not see it."""
         value = as_expr(value, buf.dtype)
-        if value.dtype != buf.dtype:
+        if value.dtype != kir.compute_dtype(buf.dtype):
             raise TypeError(f"store of {value.dtype} into {buf.name} ({buf.dtype})")
         hook = None if partial else self._store_hooks.get(buf)
         if hook is not None:

@@ -17,6 +17,12 @@ reduction loops over the lanes of a warp and combines the partial results
 with warp shuffles), and ``Scheduled`` blocks carrying a ``Contraction``
 (a loop nest that is a sum of products over reduction variables: the CUDA
 renderer tiles it through shared memory).
+
+Storage-only types (float16, bfloat16, the float8/float4 types, 4- and 2-bit
+ints) exist only in memory: a Buffer may hold them, but expressions compute
+in their compute type (``dtypes.compute``: float32, or int8/uint8): a Load
+widens, a Store rounds (or wraps), and so does a Cast to one (``Cast.to``).
+The renderer's codecs are in llvm/storage.py.
 """
 from __future__ import annotations
 
@@ -24,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
+
+from ..ir.dtypes import compute as compute_dtype
 
 INDEX = np.dtype("int64")
 BOOL = np.dtype("bool")
@@ -70,7 +78,7 @@ class Const(Expr):
     __slots__ = ("value",)
 
     def __init__(self, value, dtype):
-        self.dtype = np.dtype(dtype)
+        self.dtype = compute_dtype(dtype)
         self.value = self.dtype.type(value).item()
 
 
@@ -80,7 +88,7 @@ class Var(Expr):
 
     def __init__(self, name: str, dtype=INDEX):
         self.name = name
-        self.dtype = np.dtype(dtype)
+        self.dtype = compute_dtype(dtype)
 
 
 class Load(Expr):
@@ -91,7 +99,7 @@ class Load(Expr):
             raise ValueError(f"load of {buf.name}{list(buf.shape)} with {len(idx)} indices")
         self.buf = buf
         self.idx = tuple(idx)
-        self.dtype = buf.dtype
+        self.dtype = compute_dtype(buf.dtype)
 
 
 class Unary(Expr):
@@ -138,12 +146,15 @@ class Select(Expr):
 
 
 class Cast(Expr):
-    """Conversion with C semantics: float->int truncates, x->bool is x != 0."""
-    __slots__ = ("x",)
+    """Conversion with C semantics: float->int truncates (saturating),
+    x->bool is x != 0. ``to`` is the requested type: when it is a
+    reduced-precision float the value is rounded to it (and stays float32)."""
+    __slots__ = ("x", "to")
 
     def __init__(self, x: Expr, dtype):
         self.x = x
-        self.dtype = np.dtype(dtype)
+        self.to = np.dtype(dtype)
+        self.dtype = compute_dtype(dtype)
 
 
 # -------------------------------------------------- expression constructors
@@ -202,7 +213,7 @@ def cast(x, dtype) -> Expr:
     dtype = np.dtype(dtype)
     if x.dtype == dtype:
         return x
-    if isinstance(x, Const) and dtype.kind in "iuf" and x.dtype.kind in "iu":
+    if isinstance(x, Const) and dtype.kind in "iuf" and x.dtype.kind in "iu" and compute_dtype(dtype) == dtype:
         return Const(x.value, dtype)
     return Cast(x, dtype)
 

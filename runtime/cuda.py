@@ -34,6 +34,14 @@ from ..ir.errors import ExecutionError
 from .executable import ExecMeta
 
 
+def _io_arg(a: tuple, flat_in: list, flat_out: list):
+    """A caller's input or output as a kernel takes it: ("input"|"output",
+    index, dtype), viewed as that dtype where a bitcast reads it as another."""
+    kind, index, dtype = a
+    d = (flat_in if kind == "input" else flat_out)[index]
+    return d if d.dtype == dtype else d.view(dtype)
+
+
 class CudaExecutable:
     target = "cuda"
 
@@ -129,7 +137,7 @@ class CudaExecutable:
             timestamps[0] = time.monotonic_ns()
         n = len(self._plan)
         for li, (kernel, phase, grid, block, args, tag, host, ci) in enumerate(self._plan):
-            real = [(flat_in if a[0] == "input" else flat_out)[a[1]] if isinstance(a, tuple) else a for a in args]
+            real = [_io_arg(a, flat_in, flat_out) if isinstance(a, tuple) else a for a in args]
             if self.sim:
                 with jit.quiet():
                     kernel.launch(phase, grid, block, real + [status, tag, *host])

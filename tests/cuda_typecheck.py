@@ -65,6 +65,9 @@ def models():
         "long_k_matmul": one("MatMul", {"a": (f32, (3, 1100))}, None, {"b": rand(1100, 5)}),
         "int_matmul": one("MatMul", {"a": (np.int32, (3, 4)), "b": (np.int32, (4, 5))}),
         "pad_reflect": one("Pad", {"x": (f32, (2, 3))}, {"mode": "reflect"}, {"p": np.array([1, 0, 0, 2], np.int64)}),
+        "float16": make_model([helper.make_node("Cast", ["x"], ["h"], to=10), helper.make_node("MatMul", ["h", "w"], ["t"]),
+                               helper.make_node("Sigmoid", ["t"], ["y"])],
+                              [("x", np.float64, [4, 6])], ["y"], {"w": rand(6, 5).astype(np.float16)}),
     })
     return out
 
@@ -82,13 +85,13 @@ def main(argv) -> int:
     assert not jit.running_simulator(), "run without NUMBA_ENABLE_CUDASIM=1"
 
     from tests import model_zoo
+    seen = set()   # kernel keys typed already (a kernel the same as another model's is typed once)
     for name, model in models().items():
         t0 = time.perf_counter()
         shapes = {i.name: [d.dim_value or 1 for d in i.type.tensor_type.shape.dim] for i in model.graph.input}
         g, _ = import_model(model, shapes)
         prog = lower_graph(optimize(g, Options()))
         n = 0
-        seen = set()
         # the GPU's launch shapes; the simulator's too for the small models (the zoo's take long to type)
         for config in (RenderConfig(),) + (() if name in model_zoo.MODELS else (RenderConfig.for_simulator(),)):
             code = render_program(prog, config)

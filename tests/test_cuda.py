@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import helper
+from onnx import TensorProto, helper
 
 import dlc
 from tests import model_zoo
@@ -94,6 +94,41 @@ def test_cast(to):
     if to == np.uint8:
         x = np.abs(x)   # (out of range, the CPU and CUDA targets saturate where onnxruntime wraps)
     check_op("Cast", {"x": x}, {"to": helper.np_dtype_to_tensor_dtype(np.dtype(to))}, **CUDA)
+
+
+def test_float16_is_stored_and_computed_in_float32():
+    # a load widens, the tiled product and the fused sigmoid run in float32, the store rounds once
+    a, b = rand(4, 8).astype(np.float16), rand(8, 5, seed=1).astype(np.float16)
+    nodes = [helper.make_node("MatMul", ["a", "b"], ["t"]), helper.make_node("Sigmoid", ["t"], ["y"])]
+    model = make_model(nodes, [("a", np.float16, [4, 8]), ("b", np.float16, [8, 5])], ["y"])
+    want = 1 / (1 + np.exp(-(a.astype(np.float32) @ b.astype(np.float32))))
+    got = cuda_model(model).run(None, {"a": a, "b": b})[0]
+    assert got.dtype == np.float16
+    np.testing.assert_allclose(got.astype(np.float32), want, rtol=2 ** -11, atol=0)
+
+
+def test_float64_to_float16_rounds_once():
+    # just above a float16 tie: rounding to float32 first would land on the tie
+    x = np.array([1 + 2 ** -11 + 2 ** -40, -(1 + 2 ** -11 + 2 ** -40), 65520.0, 1e-8], np.float64)
+    model = make_model([helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT16)], [("x", np.float64, [4])],
+                       ["y"])
+    with np.errstate(over="ignore"):
+        want = x.astype(np.float16)
+    np.testing.assert_array_equal(cuda_model(model).run(None, {"x": x})[0].view(np.uint16), want.view(np.uint16))
+
+
+def test_bitcast_reads_the_input_as_another_dtype():
+    x = rand(2, 3)
+    model = make_model([helper.make_node("BitCast", ["x"], ["y"], to=TensorProto.INT32)], [("x", np.float32, [2, 3])],
+                       ["y"], opset=26)
+    np.testing.assert_array_equal(cuda_model(model).run(None, {"x": x})[0], x.view(np.int32))
+
+
+def test_other_storage_types_are_refused_naming_the_node():
+    model = make_model([helper.make_node("Cast", ["x"], ["y"], name="to_bf16", to=TensorProto.BFLOAT16)],
+                       [("x", np.float32, [3])], [helper.make_tensor_value_info("y", TensorProto.BFLOAT16, [3])])
+    with pytest.raises(dlc.UnsupportedError, match="to_bf16.*CUDA target does not support dtype bfloat16.*target='cpu'"):
+        cuda_model(model)
 
 
 def test_where_and_logic():

@@ -11,7 +11,11 @@ Python on numpy scalars). Rules:
   wraps around like LLVM); integer division and remainder have C semantics
   (truncation; x/0 is 0, as in the CPU renderer);
 - float32/float64 arithmetic is plain operators; math functions are
-  ``np.float32(math.exp(x))``; float16 computes in float32 and rounds back;
+  ``np.float32(math.exp(x))``;
+- float16, the one storage-only type (see kir) the CUDA target supports,
+  exists only in memory: a load widens (``np.float32(x[i])``), a store and a
+  Cast to it round (``np.float16(v)``); the others (bfloat16, float8, int4,
+  ...) are refused by the renderer;
 - what needs more than an operator (C division, NaN-propagating min/max,
   rounding, saturating float-to-int casts) is written inline with
   temporaries, never as device functions: numba compiles a kernel without
@@ -207,19 +211,20 @@ class ExprWriter:
         if isinstance(e, Var):
             return self.names[e]
         if isinstance(e, Load):
-            return f"{self.names[e.buf]}[{self.text(flat_offset(e.buf, e.idx))}]"
+            v = f"{self.names[e.buf]}[{self.text(flat_offset(e.buf, e.idx))}]"
+            return f"np.float32({v})" if e.buf.dtype == np.float16 else v
         if isinstance(e, Unary):
             return self.unary(e.op, self.text(e.x), e.x.dtype)
         if isinstance(e, Binary):
             return self.binary(e.op, self.text(e.a), self.text(e.b), e.a.dtype)
         if isinstance(e, Cmp):
-            a, b = self.text(e.a), self.text(e.b)
-            if e.a.dtype == np.float16:
-                a, b = f"np.float32({a})", f"np.float32({b})"
-            return f"({a} {_PYOP[e.op]} {b})"
+            return f"({self.text(e.a)} {_PYOP[e.op]} {self.text(e.b)})"
         if isinstance(e, Select):
             return f"({self.text(e.a)} if {self.text(e.cond)} else {self.text(e.b)})"
         if isinstance(e, Cast):
+            if e.to == np.float16:   # rounded once (a float64 is not rounded to float32 first)
+                x = self.text(e.x) if e.x.dtype.kind == "f" else self.cast(self.text(e.x), e.x.dtype, e.dtype)
+                return f"np.float32(np.float16({x}))"
             return self.cast(self.text(e.x), e.x.dtype, e.dtype)
         raise TypeError(f"cannot render {type(e).__name__}")
 
@@ -227,22 +232,17 @@ class ExprWriter:
     def unary(self, op: str, x: str, dt: np.dtype) -> str:
         T = np_name(dt)
         if dt.kind == "f":
-            wide = dt == np.float16
-            xf = f"np.float32({x})" if wide else x
             if op == "neg":
-                r = f"(-{xf})"
-            elif op == "abs":
-                r = f"abs({xf})"
-            elif op == "isnan":
+                return f"(-{x})"
+            if op == "abs":
+                return f"{T}(abs({x}))"
+            if op == "isnan":
                 return f"({x} != {x})"
-            elif op in _MATH:
-                r = f"math.{op}({xf})"
-            elif op in _ROUNDING:
-                r = self.rounding(op, self.tmp(xf), np.dtype(np.float32) if wide else dt)
-                return f"{T}({r})" if wide else r
-            else:
-                raise TypeError(f"unary {op} on {dt}")
-            return f"{T}({r})" if (wide or op in _MATH or op == "abs") else r
+            if op in _MATH:
+                return f"{T}(math.{op}({x}))"
+            if op in _ROUNDING:
+                return self.rounding(op, self.tmp(x), dt)
+            raise TypeError(f"unary {op} on {dt}")
         if dt.kind == "b":
             if op == "not":
                 return f"(not {x})"
@@ -268,26 +268,18 @@ class ExprWriter:
     def binary(self, op: str, a: str, b: str, dt: np.dtype) -> str:
         T = np_name(dt)
         if dt.kind == "f":
-            wide = dt == np.float16
-            ct = np.dtype(np.float32) if wide else dt
-            if wide:
-                a, b = f"np.float32({a})", f"np.float32({b})"
             if op in ("add", "sub", "mul"):
-                r = f"({a} {_PYOP[op]} {b})"
-            elif op == "div":
-                r = f"({a} / {b})"
-                if not wide:
-                    r = f"{T}{r}"   # the simulator divides numpy scalars by zero with a Python float result otherwise
-            elif op == "rem":
-                r = f"{np_name(ct)}(math.fmod({a}, {b}))"
-            elif op in ("min", "max"):
+                return f"({a} {_PYOP[op]} {b})"
+            if op == "div":   # (wrapped: the simulator divides numpy scalars by zero with a Python float result otherwise)
+                return f"{T}({a} / {b})"
+            if op == "rem":
+                return f"{T}(math.fmod({a}, {b}))"
+            if op in ("min", "max"):
                 a, b = self.tmp(a), self.tmp(b)   # NaN wins, as LLVM's minimum/maximum
-                r = f"({a} if ({a} != {a} or {a} {'<' if op == 'min' else '>'} {b}) else {b})"
-            elif op == "pow":
-                r = f"{np_name(ct)}(math.pow({a}, {b}))"
-            else:
-                raise TypeError(f"binary {op} on {dt}")
-            return f"{T}({r})" if wide else r
+                return f"({a} if ({a} != {a} or {a} {'<' if op == 'min' else '>'} {b}) else {b})"
+            if op == "pow":
+                return f"{T}(math.pow({a}, {b}))"
+            raise TypeError(f"binary {op} on {dt}")
         if dt.kind == "b":
             if op in ("and", "min", "mul"):
                 return f"({a} & {b})"
@@ -414,7 +406,10 @@ class StmtWriter:
         elif isinstance(s, Store):
             off = flat_offset(s.buf, s.idx)
             self.exprs([off, s.value], ind, out)
-            line = f"{ew.names[s.buf]}[{ew.text(off)}] = {ew.text(s.value)}"
+            value = ew.text(s.value)
+            if s.buf.dtype == np.float16:
+                value = f"np.float16({value})"
+            line = f"{ew.names[s.buf]}[{ew.text(off)}] = {value}"
             if self.store_guard:
                 out.append(f"{ind}if {self.store_guard}:")
                 out.append(f"{ind}    {line}")

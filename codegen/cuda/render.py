@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...ir import dtypes
 from ...ir.errors import UnsupportedError
 from .. import kir
 from ..kir import (Assign, Binary, Block, Buffer, Cast, Check, Cmp, Const, Contraction, Expr, If, Kernel,
@@ -288,6 +289,18 @@ def _perfect_nest(loop: Loop, const_only: bool = True) -> list[Loop]:
 
 
 # =================================================================== renderer
+def _check_dtype(kernel: Kernel, dt: np.dtype, where: str) -> None:
+    """Refuse what the CUDA target cannot hold: strings and objects, and the
+    storage-only types (kir) other than float16: bfloat16, float8/float4,
+    int4/int2 (the CPU target supports them)."""
+    if dt == np.float16 or (dtypes.kind(dt) in SUPPORTED_KINDS and not dtypes.is_storage_only(dt)
+                            and dt.itemsize <= 8):
+        return
+    nodes = f" ({', '.join(kernel.sources)})" if kernel.sources else ""
+    raise UnsupportedError(f"kernel {kernel.name}{nodes}: the CUDA target does not support dtype {dt.name}{where}; "
+                           f"compile it with target='cpu'")
+
+
 class _KernelRenderer:
     def __init__(self, kernel: Kernel, may_alias: set, cfg: RenderConfig):
         self.k = kernel
@@ -296,9 +309,7 @@ class _KernelRenderer:
         self.namer = Namer()
         self.names: dict = {}
         for b in kernel.params + kernel.scratch:
-            if b.dtype.kind not in SUPPORTED_KINDS or b.dtype.itemsize > 8:
-                raise UnsupportedError(f"kernel {kernel.name}: the CUDA target does not support dtype "
-                                       f"{b.dtype.name} (buffer {b.name})")
+            _check_dtype(kernel, b.dtype, f" (buffer {b.name})")
             self.names[b] = self.namer(b, b.name)
         self.arg_names = [self.names[b] for b in kernel.params + kernel.scratch]
         for s in _walk(kernel.body):
@@ -310,9 +321,7 @@ class _KernelRenderer:
                 for x in nodes:
                     if isinstance(x, Var) and x not in self.names:
                         self.names[x] = self.namer(x, x.name)
-                    if x.dtype.kind not in SUPPORTED_KINDS:
-                        raise UnsupportedError(f"kernel {kernel.name}: the CUDA target does not support "
-                                               f"dtype {x.dtype.name}")
+                    _check_dtype(kernel, x.to if isinstance(x, Cast) else x.dtype, "")
         for v in kernel.locals:
             self.names[v] = self.namer(v, v.name)
         self.consts = Consts()
@@ -560,7 +569,7 @@ class _KernelRenderer:
 
     # ---------------------------------------------------- contractions
     def contraction_ok(self, c: Contraction) -> bool:
-        if c.acc.dtype.kind != "f" or c.acc.dtype == np.float16:
+        if c.acc.dtype.kind != "f":
             return False
         if not (isinstance(c.term, Binary) and c.term.op == "mul"):
             return False
