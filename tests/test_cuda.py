@@ -65,6 +65,19 @@ def test_binary_broadcasting(op):
     check_op(op, {"a": a, "b": b}, **CUDA)
 
 
+def test_math_at_its_edges_gives_nan_and_inf_like_the_cpu():
+    # (Python's math raises there; the simulated GPU must not)
+    x = np.array([0, -1, 1000, np.inf, -np.inf, np.nan], np.float32)
+    nodes = [helper.make_node("Log", ["x"], ["l"]), helper.make_node("Sqrt", ["x"], ["s"]),
+             helper.make_node("Exp", ["x"], ["e"]), helper.make_node("Mod", ["x", "z"], ["m"], fmod=1),
+             helper.make_node("Pow", ["x", "h"], ["p"])]
+    model = make_model(nodes, [("x", np.float32, [6])], ["l", "s", "e", "m", "p"],
+                       {"z": np.zeros(6, np.float32), "h": np.full(6, 0.5, np.float32)})
+    want = dlc.compile(model).run(None, {"x": x})   # C's (pow(-inf, 0.5) is inf)
+    for got, w in zip(cuda_model(model).run(None, {"x": x}), want):
+        np.testing.assert_allclose(got, w, rtol=1e-6)
+
+
 def test_min_max_propagate_nan():
     a = np.array([1.0, np.nan, 3.0, -np.inf], np.float32)
     b = np.array([np.nan, 2.0, 1.0, 0.0], np.float32)

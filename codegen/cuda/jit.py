@@ -16,7 +16,8 @@ every thread of a block the same number of times). It also makes the
 simulator's ``cuda.shared.array`` thread-safe: numba's looks the array up
 and then stores a new one without a lock, so two threads of a block that
 switch in between get different arrays, and the block computes garbage
-(rarely: it takes a thread switch at that point).
+(rarely: it takes a thread switch at that point). And the kernels' ``math``
+returns NaN or inf where Python's raises (``math.fmod(x, 0)``), as a GPU does.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ import threading
 import warnings
 from contextlib import contextmanager
 from functools import lru_cache
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -100,9 +102,33 @@ def _simulator_shims() -> None:
     kernelapi.FakeCUDAShared.array = shared_array
 
 
+def _ieee(name: str, np_fn):
+    """math.`name` as the GPU computes it: where Python's raises (a domain
+    error, an overflow), numpy's IEEE result (NaN, inf) instead."""
+    fn = getattr(math, name)
+
+    def f(*args):
+        try:
+            return fn(*args)
+        except (ValueError, OverflowError):
+            with np.errstate(all="ignore"):
+                return float(np_fn(*(np.float64(a) for a in args)))
+    return f
+
+
+@lru_cache(maxsize=None)
+def _simulator_math():
+    """The `math` the generated source sees under the simulator (see _ieee)."""
+    names = {"sqrt": np.sqrt, "exp": np.exp, "log": np.log, "sin": np.sin, "cos": np.cos, "tan": np.tan,
+             "tanh": np.tanh, "asin": np.arcsin, "acos": np.arccos, "atan": np.arctan, "sinh": np.sinh,
+             "cosh": np.cosh, "asinh": np.arcsinh, "acosh": np.arccosh, "atanh": np.arctanh, "log1p": np.log1p,
+             "expm1": np.expm1, "fmod": np.fmod, "pow": np.power}
+    return SimpleNamespace(erf=math.erf, **{n: _ieee(n, f) for n, f in names.items()})
+
+
 # ------------------------------------------------------------------ kernels
 def _namespace(ck: CudaKernel) -> dict:
-    ns = {"cuda": cuda(), "np": np, "math": math}
+    ns = {"cuda": cuda(), "np": np, "math": _simulator_math() if running_simulator() else math}
     ns.update(ck.consts)
     filename = f"<dlc-cuda {ck.name} {ck.key[:12]}>"
     linecache.cache[filename] = (len(ck.source), None, ck.source.splitlines(True), filename)
