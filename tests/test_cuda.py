@@ -404,6 +404,20 @@ def test_save_and_load(tmp_path):
     np.testing.assert_allclose(m2(x4), run_ort(model, {"x": x4})[0], rtol=1e-4, atol=1e-4)
 
 
+def test_command_line_compiles_and_runs_for_cuda(tmp_path):
+    from tests.test_cli import dlc_cmd
+    model = make_model([helper.make_node("Relu", ["x"], ["y"])], [("x", np.float32, [2, 3])], ["y"])
+    onnx_path, x = tmp_path / "relu.onnx", np.array([[-1, 2, -3], [4, -5, 6]], np.float32)
+    onnx_path.write_bytes(model.SerializeToString())
+    np.save(tmp_path / "x.npy", x)
+    out = dlc_cmd("compile", onnx_path, "-o", tmp_path / "relu.dlc", "--target", "cuda")
+    assert out.returncode == 0, out.stderr
+    assert dlc.load(tmp_path / "relu.dlc").target == "cuda"
+    out = dlc_cmd("run", tmp_path / "relu.dlc", "--input", f"x={tmp_path / 'x.npy'}")
+    assert out.returncode == 0, out.stderr
+    assert "[0., 2., 0., 4., 0., 6.]" in out.stdout
+
+
 def test_compile_cache_warm_start():
     model = _add_model()
     cuda_model(model)
