@@ -6,6 +6,7 @@ import copy
 import numpy as np
 import pytest
 
+import dlc
 from dlc import keras
 from tests.training import keras_models
 
@@ -52,3 +53,25 @@ def test_fit_keeps_state_on_the_device_and_syncs_at_epoch_ends():
     gpu.set_weights(w)
     cpu.set_weights(copy.deepcopy(w))
     np.testing.assert_allclose(gpu.predict(x), cpu.predict(x), rtol=1e-5, atol=1e-6)
+
+
+def test_onnx_session_with_dropout_and_batch_norm_matches_the_cpu():
+    from tests.training.test_onnx_train import bn_dropout_model
+    rng = np.random.default_rng(3)
+    x = rng.normal(loc=2.0, size=(16, 4)).astype(np.float32)
+    y = x[:, :1] - x[:, 1:2]
+    got = {}
+    for target in ("cpu", "cuda"):
+        sess = dlc.TrainingSession(bn_dropout_model(), "mse", dlc.optimizers.SGD(0.05), target=target)
+        l1, g1 = sess.gradients(x, y)
+        sess.state["step"][...] = 7            # a host write between calls: another dropout mask
+        l2, _ = sess.gradients(x, y)
+        hist = sess.fit(x, y, epochs=2, batch_size=8, shuffle=False, verbose=0)
+        got[target] = [l1, l2, *hist.history["loss"]], g1, {k: v.copy() for k, v in sess.weights.items()}
+    (lc, gc, wc), (lg, gg, wg) = got["cpu"], got["cuda"]
+    assert lc[0] != lc[1]
+    np.testing.assert_allclose(lg, lc, rtol=1e-5, atol=1e-6)
+    for k in gc:
+        np.testing.assert_allclose(gg[k], gc[k], rtol=1e-4, atol=1e-6)
+    for k in wc:   # the running mean and variance too
+        np.testing.assert_allclose(wg[k], wc[k], rtol=1e-4, atol=1e-6)
