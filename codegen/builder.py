@@ -23,8 +23,8 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from . import kir
-from .kir import (Assign, Binary, Block, Buffer, Check, Const, Expr, If, Kernel, Load, Loop, Store,
-                  Var, as_expr)
+from .kir import (Assign, Binary, Block, Buffer, Check, Const, Contraction, Expr, If, Kernel, Load, Loop,
+                  Scheduled, Store, Var, as_expr)
 
 
 class KernelBuilder:
@@ -94,6 +94,43 @@ class KernelBuilder:
         assert isinstance(last, If) and last.orelse is None, "else_ must follow if_"
         last.orelse = Block()
         with self._into(last.orelse):
+            yield
+
+    # ---------------------------------------------------------- schedules
+    def contraction(self, space: Sequence[int], reduce: Sequence[int], dtype,
+                    init: Callable[[list[Expr]], Expr], term: Callable[[list[Expr], list[Expr]], Expr],
+                    store: Callable[[list[Expr], Var], None]) -> Contraction:
+        """A `kir.Contraction` annotation: ``init(s)`` and ``term(s, r)`` build
+        expressions from space variables `s` and reduce variables `r` (extents
+        `space` and `reduce`; an extent of 1 gives the constant 0), ``store(s,
+        acc)`` emits the final store of the sum `acc` (of `dtype`) with this
+        builder (so fused epilogues apply). Nothing is emitted into the kernel:
+        pass the result to `scheduled`."""
+        def variables(extents, prefix):
+            return [Const(0, kir.INDEX) if int(e) == 1 else Var(self.fresh(f"{prefix}{d}"))
+                    for d, e in enumerate(extents)]
+        sv, rv = variables(space, "s"), variables(reduce, "r")
+        acc = Var(self.fresh("sum"), dtype)
+        init_e = as_expr(init(sv), np.dtype(dtype))
+        term_e = as_expr(term(sv, rv), np.dtype(dtype))
+        block = Block()
+        with self._into(block):
+            store(sv, acc)
+        return Contraction([(v, int(e)) for v, e in zip(sv, space) if isinstance(v, Var)],
+                           [(v, int(e)) for v, e in zip(rv, reduce) if isinstance(v, Var)],
+                           init_e, term_e, acc, block)
+
+    @contextmanager
+    def scheduled(self, contraction: Contraction | None) -> Iterator[None]:
+        """Statements emitted inside form a `kir.Scheduled` block annotated
+        with `contraction` (the same computation, described for renderers
+        that tile it); with None, they are emitted as they are."""
+        if contraction is None:
+            yield
+            return
+        block = Scheduled(contraction=contraction)
+        self.emit(block)
+        with self._into(block):
             yield
 
     # ------------------------------------------------------------- memory

@@ -1,13 +1,23 @@
 """Kernel IR: loop nests over buffers with index expressions.
 
-This is what every op lowers to and what every renderer (LLVM for CPU, CUDA
-later) reads. It knows nothing of ONNX or of graph ops. A Kernel has Buffer
+This is what every op lowers to and what every renderer (LLVM for CPU,
+Numba-CUDA for GPU) reads. It knows nothing of ONNX or of graph ops. A Kernel has Buffer
 parameters and a body of statements; expressions are trees of Const, Var,
 Load, Unary, Binary, Cmp, Select and Cast. All shapes and loop extents are
 known when a kernel is built (symbolic dims are specialized before codegen),
 though loop bounds may be any integer expression.
 
 Index arithmetic is int64. ``bool`` is a 1-byte value in memory.
+
+Schedule annotations say how a computation may be run without changing
+what it computes; a renderer may use them or ignore them (the CPU renderer
+ignores them): ``Loop.parallel`` (independent iterations), ``Binary.reassoc``
+(an accumulation that may be reordered: the CUDA renderer splits such
+reduction loops over the lanes of a warp and combines the partial results
+with warp shuffles), and ``Scheduled`` blocks carrying a ``Contraction``
+(a loop nest that is a sum of products over reduction variables: the CUDA
+renderer tiles it through shared memory).
+
 Storage-only types (float16, bfloat16, the float8/float4 types, 4- and 2-bit
 ints) exist only in memory: a Buffer may hold them, but expressions compute
 in their compute type (``dtypes.compute``: float32, or int8/uint8): a Load
@@ -324,6 +334,37 @@ class Check(Stmt):
     (an index into Kernel.messages) and the entry function stops after it."""
     cond: Expr
     code: int
+
+
+@dataclass(eq=False)
+class Contraction:
+    """A schedule annotation (generic: nothing here names an op): for every
+    point of ``space`` (loop variables with their extents),
+
+        acc = init; for every point of ``reduce``: acc += term; then run ``store``
+
+    where ``init`` reads only space variables, ``term`` reads space and
+    reduce variables and is a product of two factors (one per operand),
+    and ``store`` reads the sum through the placeholder variable ``acc``
+    (the op's final store, with any fused epilogue). The variables are not
+    bound by any loop of the kernel body: they exist only here. Loads in
+    ``init`` and ``term`` must stay in bounds for every point (clamp and
+    select rather than branch), since a tiled renderer evaluates them
+    eagerly and in any order."""
+    space: list[tuple[Var, int]]
+    reduce: list[tuple[Var, int]]
+    init: Expr
+    term: Expr
+    acc: Var
+    store: Block
+
+
+@dataclass(eq=False)
+class Scheduled(Block):
+    """A block of statements with a schedule annotation that describes the
+    same computation (``contraction``). Renderers that do not use the
+    annotation render the statements, like any Block."""
+    contraction: Contraction | None = None
 
 
 @dataclass(eq=False)

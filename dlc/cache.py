@@ -162,9 +162,10 @@ class CompileCache:
     def path(self, key: str) -> Path:
         return self.root / LAYOUT / key[:2] / (key + SUFFIX)
 
-    def get(self, key: str) -> Executable | None:
-        """The cached Executable, or None when there is no entry. Raises
-        CorruptEntry (never returns bad code) when the entry cannot be trusted."""
+    def get(self, key: str, cuda_graphs: bool = False) -> Executable | None:
+        """The cached Executable (a CudaExecutable for target="cuda" entries),
+        or None when there is no entry. Raises CorruptEntry (never returns bad
+        code) when the entry cannot be trusted."""
         path = self.path(key)
         if not path.exists():
             return None
@@ -173,7 +174,13 @@ class CompileCache:
             if manifest.get("kind") != "cache-entry" or manifest.get("key") != key:
                 raise ArtifactError("it is not the entry for this key")
             weights = np.frombuffer(members["weights"], np.uint8)
-            return Executable(ExecMeta.from_json(manifest["meta"]), members["code.o"], weights)
+            meta = ExecMeta.from_json(manifest["meta"])
+            if manifest.get("target") == "cuda":
+                from .codegen.cuda.module import CudaCode
+                from .runtime.cuda import CudaExecutable
+                code = CudaCode.from_json(json.loads(members["cuda.json"]))
+                return CudaExecutable(meta, code, weights, cuda_graphs)
+            return Executable(meta, members["code.o"], weights)
         except (ArtifactError, KeyError, TypeError, ValueError) as e:
             raise CorruptEntry(str(e).replace(str(path) + ": ", "")) from None
 
@@ -183,8 +190,12 @@ class CompileCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             manifest = {"kind": "cache-entry", "key": key, "meta": exe.meta.to_json(), "graph": graph.name,
                         "shapes": [list(v.shape) for v in graph.inputs], "compile_seconds": round(seconds, 4),
-                        "created": time.time()}
-            write_artifact(path, manifest, {"code.o": exe.object_code, "weights": exe.weights.tobytes()})
+                        "created": time.time(), "target": getattr(exe, "target", "cpu")}
+            if manifest["target"] == "cuda":   # kernel source, and PTX when compiled for a GPU
+                code = {"cuda.json": json.dumps(exe.code.to_json()).encode()}
+            else:
+                code = {"code.o": exe.object_code}
+            write_artifact(path, manifest, {**code, "weights": exe.weights.tobytes()})
         except OSError as e:   # a read-only or full disk must not break compiling
             log.warning("dlc: cannot write the compile cache entry %s: %s", path, e)
 
@@ -257,7 +268,7 @@ def build_cached(graph: Graph, options) -> tuple[Executable, str]:
     outcome = "compiled"
     if not (options.dump_dir or options.kernel_timings):
         try:
-            exe = cache.get(key)
+            exe = cache.get(key, options.cuda_graphs)
         except CorruptEntry as e:
             log.warning("dlc: compile cache entry %s is corrupt (%s); rebuilding it", cache.path(key), e)
             outcome = "rebuilt (corrupt cache entry)"

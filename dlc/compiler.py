@@ -2,6 +2,8 @@
 
     Graph --specialize--> static shapes --passes--> lower_graph --> Program
           --render_program--> LLVM IR --compile_ir--> object code --> Executable
+    (target="cuda": Program --codegen.cuda.module.render_program--> CudaCode
+          (Numba-CUDA kernel source) --> CudaExecutable, which compiles it to PTX)
 
 Each arrow is a plain function you can call from a REPL.
 """
@@ -25,7 +27,7 @@ from .ir.passes import (PassRecord, eliminate_common_subexpressions, fold_batch_
                         run_passes)
 from .runtime.executable import ExecMeta, Executable
 
-TARGETS = ("cpu",)
+TARGETS = ("cpu", "cuda")
 
 # Compile stages that are not graph passes but can be switched off by name in
 # ``Options.disabled_passes`` (the code that implements each honours it).
@@ -59,6 +61,7 @@ class Options:
     fallback: str | None = None  # "reference": unsupported ONNX nodes run on the host
     cache: bool = True           # use the on-disk compile cache (dlc/cache.py)
     kernel_timings: bool = False  # attribute compile time to kernels (dlc compile --timings)
+    cuda_graphs: bool = False    # target="cuda": replay the launches as a CUDA graph (unverified on a GPU)
 
     def __post_init__(self):
         self.disabled_passes = frozenset(self.disabled_passes) | frozenset(
@@ -87,7 +90,13 @@ class Options:
 
     def cache_key(self) -> dict:
         """The options that change generated code (part of the compile-cache key)."""
-        return {"target": self.target, "disabled_passes": sorted(self.disabled_passes)}
+        key = {"target": self.target, "disabled_passes": sorted(self.disabled_passes)}
+        if self.target == "cuda":
+            from .codegen.cuda.jit import simulator
+            from .doctor import _dist_version
+            key["cuda"] = {"simulator": simulator(), "numba": _dist_version("numba"),
+                           "numba-cuda": _dist_version("numba-cuda", "numba_cuda")}
+        return key
 
 
 def known_passes() -> frozenset:
@@ -98,12 +107,10 @@ def known_passes() -> frozenset:
 
 def check_target(target: str) -> str:
     if target not in TARGETS:
-        if target == "cuda":
-            from .doctor import require_cuda
-            require_cuda()   # no usable GPU: raises the doctor's diagnosis and its fix
-            raise UnsupportedError("target 'cuda' is not available in this version of dlc yet "
-                                   "(only 'cpu' is); a usable GPU was found (see `dlc doctor`)")
         raise UnsupportedError(f"unknown target {target!r}; choose one of: {', '.join(TARGETS)}")
+    if target == "cuda":
+        from .doctor import require_cuda
+        require_cuda()   # no usable GPU (or explicit simulator): raises the doctor's diagnosis and its fix
     return target
 
 
@@ -145,12 +152,6 @@ def build(g: Graph, options: Options, inplace: dict[int, int] | None = None) -> 
     if inplace:
         prog = alias_outputs(prog, inplace)
     render_seconds = {} if options.kernel_timings else None
-    module = _timed(options, "render_llvm", render_program, prog, render_seconds)
-    raw_ir = str(module)
-    compiled = _timed(options, "llvm_optimize_and_codegen", compile_ir, raw_ir)
-    if options.kernel_timings:
-        from .timings import kernel_records
-        options.log.extend(kernel_records(prog, render_seconds))
     meta = ExecMeta(
         input_dtypes=[s.dtype.name for s in prog.inputs],
         input_shapes=[list(s.shape) for s in prog.inputs],
@@ -160,11 +161,44 @@ def build(g: Graph, options: Options, inplace: dict[int, int] | None = None) -> 
         calls=[(c.kernel.name, c.kernel.sources, c.kernel.messages) for c in prog.calls],
         inplace=sorted([j, i] for j, i in (inplace or {}).items()),
     )
+    if options.target == "cuda":
+        return prog, _build_cuda(g, prog, meta, options, render_seconds)
+    module = _timed(options, "render_llvm", render_program, prog, render_seconds)
+    raw_ir = str(module)
+    compiled = _timed(options, "llvm_optimize_and_codegen", compile_ir, raw_ir)
+    if options.kernel_timings:
+        from .timings import kernel_records
+        options.log.extend(kernel_records(prog, render_seconds))
     if options.dump_dir:
         _dump(options.dump_dir, prog, raw_ir, compiled)
         with open(os.path.join(options.dump_dir, "memory.txt"), "w") as f:
             f.write(format_plan(g, prog.memory) + "\n")
     return prog, Executable(meta, compiled.object_code, prog.weights)
+
+
+def _build_cuda(g: Graph, prog: Program, meta: ExecMeta, options: Options, render_seconds):
+    """The CUDA half of `build`: Numba-CUDA source for every kernel, then
+    the CudaExecutable (which compiles it to PTX, or loads it into numba's
+    simulator)."""
+    from .codegen.cuda import jit
+    from .codegen.cuda.module import render_program as render_cuda
+    from .codegen.cuda.render import RenderConfig
+    from .runtime.cuda import CudaExecutable
+    config = RenderConfig.for_simulator() if jit.running_simulator() else RenderConfig()
+    code = _timed(options, "render_cuda", render_cuda, prog, config, render_seconds)
+    if options.dump_dir:
+        _dump(options.dump_dir, prog, None, None)
+        with open(os.path.join(options.dump_dir, "cuda_kernels.py"), "w") as f:
+            f.write(code.source())
+        with open(os.path.join(options.dump_dir, "memory.txt"), "w") as f:
+            f.write(format_plan(g, prog.memory) + "\n")
+    exe = _timed(options, "cuda_compile", CudaExecutable, meta, code, prog.weights, options.cuda_graphs)
+    if options.dump_dir and code.ptx:
+        with open(os.path.join(options.dump_dir, "cuda_kernels.ptx"), "w") as f:
+            for k in code.kernels:
+                for (ptx, entry), p in zip(code.ptx[k.key]["phases"], k.phases):
+                    f.write(f"// {p.name} ({entry})\n{ptx}\n")
+    return exe
 
 
 def analyze(g: Graph, options: Options) -> tuple[Graph, Program]:
@@ -198,6 +232,8 @@ def _dump(d: str, prog: Program, raw_ir: str, compiled) -> None:
             f.write(format_kernel(c.kernel) + "\n")
             f.write(f"  # args: {', '.join(str(a) for a in c.args)}\n\n")
         f.write(f"# arena: {prog.arena_bytes} bytes, weights: {prog.weights.size} bytes\n")
+    if raw_ir is None:   # target="cuda": no LLVM
+        return
     for name, text in (("module.ll", raw_ir), ("module.opt.ll", compiled.optimized_ir),
                        ("module.s", compiled.assembly())):
         with open(os.path.join(d, name), "w") as f:

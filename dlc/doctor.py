@@ -220,13 +220,17 @@ def _probe_nvvm(status: CudaStatus) -> None:
                              "install the CUDA toolkit and set CUDA_HOME to it"))
 
 
+def simulator_requested() -> bool:
+    """NUMBA_ENABLE_CUDASIM=1: numba's CUDA simulator stands in for a GPU."""
+    return os.environ.get("NUMBA_ENABLE_CUDASIM", "").strip() == "1"
+
+
 def cuda_status(probe_numba: bool = True) -> CudaStatus:
-    """Probe everything target='cuda' needs; never raises."""
+    """Probe everything target='cuda' needs; never raises. With
+    NUMBA_ENABLE_CUDASIM=1 set explicitly, numba's simulator counts as
+    usable (it runs the CUDA kernels as Python on the CPU: for tests, on
+    tiny shapes) and no driver or GPU is probed."""
     st = CudaStatus()
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
-        st.steps.append(Step("simulator", False, "NUMBA_ENABLE_CUDASIM=1: numba's CUDA simulator is on "
-                                                 "(Python on the CPU, for tests), not a GPU",
-                             "unset NUMBA_ENABLE_CUDASIM to use a real GPU"))
     numba_v = _dist_version("numba")
     ncuda_v = _dist_version("numba-cuda", "numba_cuda")
     if numba_v is not None:
@@ -238,6 +242,12 @@ def cuda_status(probe_numba: bool = True) -> CudaStatus:
                              'CUDA runtime libraries as wheels too)'))
     else:
         st.steps.append(Step("numba-cuda", True, ncuda_v))
+    if simulator_requested():
+        st.steps.append(Step("simulator", True if ncuda_v else False,
+                             "NUMBA_ENABLE_CUDASIM=1: target='cuda' runs on numba's CUDA simulator (the kernels "
+                             "run as Python on the CPU, for tests on tiny shapes), not on a GPU; driver and GPU "
+                             "are not probed", "" if ncuda_v else "the simulator comes with numba-cuda"))
+        return st
     gpus = _probe_driver(st)
     _probe_nvvm(st)
     if probe_numba and gpus and ncuda_v and not st.problems:
@@ -289,6 +299,8 @@ def report() -> str:
         lines.append(f"  {s.name:<12} {mark:<8} {s.detail}")
         if s.fix:
             lines.append(f"  {'':<12} {'fix:':<8} {s.fix}")
-    lines.append("  => " + ("usable" if st.usable else f"not usable ({len(st.problems)} problem(s) above); "
+    sim = any(s.name == "simulator" and s.ok for s in st.steps)
+    lines.append("  => " + ("usable through numba's simulator (no GPU: tests only)" if st.usable and sim else
+                            "usable" if st.usable else f"not usable ({len(st.problems)} problem(s) above); "
                                                        "target='cpu' works"))
     return "\n".join(lines)

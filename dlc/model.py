@@ -8,6 +8,7 @@ signature compiles once and is cached.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import threading
@@ -133,7 +134,8 @@ class CompiledModel:
         for info in infos:
             if info.name not in feeds:
                 raise InputError(f"missing input {info.name!r} ({info.dtype.name}{_dims_str(info.shape)})")
-            arrays.append(_check_input(info, feeds[info.name], symbols, info.name in fed))
+            arrays.append(_check_input(info, feeds[info.name], symbols, info.name in fed,
+                                       self._options.target == "cuda"))
         key = (tuple(a.shape for a in arrays), fed)
         return key, arrays
 
@@ -187,8 +189,13 @@ class CompiledModel:
         return self._generic[fed]
 
     def run(self, output_names: Sequence[str] | None, input_feed: Mapping[str, object],
-            run_options=None) -> list[np.ndarray]:
-        """onnxruntime's contract: a list of numpy arrays, one per requested output."""
+            run_options=None, *, device_outputs: bool = False) -> list[np.ndarray]:
+        """onnxruntime's contract: a list of numpy arrays, one per requested output.
+
+        target="cuda": feeds may be numpy arrays (copied to the GPU) or device
+        arrays (anything exposing ``__cuda_array_interface__``: Numba, CuPy,
+        PyTorch CUDA tensors; used without a copy); ``device_outputs=True``
+        returns the outputs as numba device arrays left on the GPU."""
         if not isinstance(input_feed, dict) and not isinstance(input_feed, Mapping):
             raise InputError("run() takes the feeds as a dict {input name: array}")
         if output_names is not None:
@@ -198,7 +205,15 @@ class CompiledModel:
                                  f"{', '.join(o.name for o in self.outputs)}")
         key, arrays = self._bind(input_feed)
         exe = self.executable(key)
-        outs = exe.run(arrays)
+        if device_outputs:
+            if self.target != "cuda":
+                raise InputError("device_outputs=True needs target='cuda'")
+            if isinstance(exe, StagedExecutable):
+                raise InputError("device_outputs=True is not available for models with data-dependent "
+                                 "shapes (their host steps work on numpy arrays)")
+            outs = exe.run(arrays, device_outputs=True)
+        else:
+            outs = exe.run(arrays)
         if not self._fallback_warned and isinstance(exe, StagedExecutable) and exe.host_report():
             self._fallback_warned = True
             log.warning("dlc: %s", exe.host_report())
@@ -231,7 +246,7 @@ class CompiledModel:
         model is included (so new shapes can still compile after loading) when
         the model has symbolic dims or overridable initializers, unless
         ``include_source`` says otherwise."""
-        exes = {k: e for k, e in self._exes.items() if isinstance(e, Executable)}
+        exes = {k: e for k, e in self._exes.items() if not isinstance(e, StagedExecutable)}
         if include_source is None:   # staged models compile their segments from the source at run time
             include_source = bool(self._signature.overridable) or len(exes) < len(self._exes) or any(
                 isinstance(d, str) for i in self.inputs for d in i.shape)
@@ -242,6 +257,7 @@ class CompiledModel:
         manifest = {
             "dlc_version": __version__,
             "host": {"triple": h.triple, "cpu": h.cpu, "features": h.features},
+            "cuda_graphs": self._options.cuda_graphs,
             "target": self.target,
             "signature": _signature_json(self._signature),
             "specializations": [],
@@ -252,10 +268,15 @@ class CompiledModel:
         members: dict[str, bytes] = {}
         for i, (key, exe) in enumerate(exes.items()):
             shapes, fed = key
-            manifest["specializations"].append({
-                "shapes": [list(s) for s in shapes], "fed": list(fed), "meta": exe.meta.to_json(),
-                "object": f"spec{i}.o", "weights": f"spec{i}.weights"})
-            members[f"spec{i}.o"] = exe.object_code
+            spec = {"shapes": [list(s) for s in shapes], "fed": list(fed), "meta": exe.meta.to_json(),
+                    "weights": f"spec{i}.weights"}
+            if self.target == "cuda":   # kernel source and PTX (compiled for this GPU; none under the simulator)
+                spec["cuda"] = f"spec{i}.cuda.json"
+                members[spec["cuda"]] = json.dumps(exe.code.to_json()).encode()
+            else:
+                spec["object"] = f"spec{i}.o"
+                members[spec["object"]] = exe.object_code
+            manifest["specializations"].append(spec)
             members[f"spec{i}.weights"] = exe.weights.tobytes()
         if manifest["source"]:
             members["model.onnx"] = self._source.to_bytes()
@@ -264,9 +285,11 @@ class CompiledModel:
     @classmethod
     def load(cls, path) -> "CompiledModel":
         manifest, members = read_artifact(path)
-        if manifest.get("target") != "cpu":
-            raise ArtifactError(f"{path}: compiled for target {manifest.get('target')!r}, "
-                                f"which this dlc cannot run")
+        target = manifest.get("target")
+        if target not in ("cpu", "cuda"):
+            raise ArtifactError(f"{path}: compiled for target {target!r}, which this dlc cannot run")
+        if target == "cuda":
+            return cls._load_cuda(path, manifest, members)
         saved = jit.HostTarget(**manifest["host"])
         missing = jit.host().missing_features(saved)
         if saved.triple != jit.host().triple or missing:
@@ -286,14 +309,41 @@ class CompiledModel:
         return model
 
 
+    @classmethod
+    def _load_cuda(cls, path, manifest: dict, members: dict) -> "CompiledModel":
+        """A CUDA artifact: its PTX is loaded as it is (no Python-to-PTX compile);
+        one saved under the simulator has none: its source is compiled here."""
+        from .codegen.cuda.module import CudaCode
+        from .runtime.cuda import CudaExecutable
+        check_target("cuda")   # no usable GPU: the doctor's diagnosis
+        sig = _signature_from_json(manifest["signature"])
+        opts = manifest.get("options") or {}
+        source = OnnxSource(members["model.onnx"], fallback=opts.get("fallback")) if manifest.get("source") else None
+        model = cls(source, sig, Options(target="cuda", fallback=opts.get("fallback"),
+                                         disabled_passes=opts.get("disabled_passes", ()),
+                                         cuda_graphs=bool(manifest.get("cuda_graphs"))))
+        for spec in manifest["specializations"]:
+            key = (tuple(tuple(s) for s in spec["shapes"]), tuple(spec["fed"]))
+            weights = np.frombuffer(members[spec["weights"]], np.uint8)
+            try:
+                code = CudaCode.from_json(json.loads(members[spec["cuda"]]))
+            except (KeyError, ValueError, TypeError) as e:
+                raise ArtifactError(f"{path}: corrupt CUDA code ({e})") from None
+            model._exes[key] = CudaExecutable(ExecMeta.from_json(spec["meta"]), code, weights,
+                                              bool(manifest.get("cuda_graphs")))
+        return model
+
+
 def _key_str(m: "CompiledModel", key: Key) -> str:
     shapes, fed = key
     names = [i.name for i in m._signature.inputs] + list(fed)
     return ", ".join(f"{n}={_dims_str(s)}" for n, s in zip(names, shapes))
 
 
-def _check_input(info: TensorInfo, value, symbols: dict, fed_initializer: bool) -> np.ndarray:
+def _check_input(info: TensorInfo, value, symbols: dict, fed_initializer: bool, cuda: bool = False):
     what = f"{'initializer' if fed_initializer else 'input'} {info.name!r}"
+    if not isinstance(value, np.ndarray) and _on_device(value, cuda):
+        return _check_device_input(info, value, symbols, what)
     if isinstance(value, np.ndarray):
         arr = value
         if arr.dtype != info.dtype:
@@ -323,6 +373,47 @@ def _check_input(info: TensorInfo, value, symbols: dict, fed_initializer: bool) 
     return arr
 
 
+def _on_device(value, cuda: bool) -> bool:
+    """Whether `value` is a device array: it exposes ``__cuda_array_interface__``
+    (or is a simulator device array, under target='cuda')."""
+    if hasattr(value, "__cuda_array_interface__"):
+        if not cuda:
+            raise InputError("a device array (with __cuda_array_interface__) was fed to a model compiled for "
+                             "target='cpu': copy it to the host (e.g. .copy_to_host(), .get(), .cpu().numpy()) "
+                             "or compile with target='cuda'")
+        return True
+    if cuda:
+        from .codegen.cuda.jit import is_device_array
+        return is_device_array(value)
+    return False
+
+
+def _check_device_input(info: TensorInfo, value, symbols: dict, what: str):
+    """A device array feed: dtype, shape and C-contiguity checked like a host
+    array's, without copying it."""
+    from .codegen.cuda.jit import device_info
+    dt, shape, contiguous = device_info(value)
+    if dt != info.dtype:
+        raise InputError(f"{what}: expected dtype {info.dtype.name}, got {dt.name} (a device array)")
+    if len(shape) != len(info.shape):
+        raise InputError(f"{what}: expected {len(info.shape)} dims {_dims_str(info.shape)}, "
+                         f"got {len(shape)} dims {_dims_str(shape)}")
+    for axis, (want, got) in enumerate(zip(info.shape, shape)):
+        if want.__class__ is int:
+            if want != got:
+                raise InputError(f"{what}: dim {axis} must be {want}, got {got} "
+                                 f"(expected shape {_dims_str(info.shape)}, got {_dims_str(shape)})")
+        else:
+            seen = symbols.setdefault(want, (got, info.name))
+            if seen[0] != got:
+                raise InputError(f"{what}: dim {axis} ({want!r}) is {got}, but it is {seen[0]} in input {seen[1]!r}")
+    if not contiguous:
+        raise InputError(f"{what}: the device array is not C-contiguous; dlc uses device inputs in place, "
+                         f"without a copy: make it contiguous first (e.g. cupy.ascontiguousarray, "
+                         f"tensor.contiguous())")
+    return value
+
+
 def _info_json(i: TensorInfo) -> dict:
     return {"name": i.name, "dtype": i.dtype.name, "shape": list(i.shape)}
 
@@ -344,7 +435,7 @@ def _signature_from_json(d: dict) -> Signature:
 def compile(model, target: str = "cpu", shapes: Mapping[str, Sequence[int]] | None = None,
             dump_dir: str | None = None, check: bool = False, fallback: str | None = None,
             cache: bool = True, disable_passes: Sequence[str] = (), kernel_timings: bool = False,
-            fuse: bool = True, plan_memory: bool = True) -> CompiledModel:
+            fuse: bool = True, plan_memory: bool = True, cuda_graphs: bool = False) -> CompiledModel:
     """Compile an ONNX model (a path, bytes, or an onnx.ModelProto), or a dlc.keras model.
 
     ``shapes`` fixes input shapes at compile time ({name: dims}). Inputs
@@ -360,10 +451,16 @@ def compile(model, target: str = "cpu", shapes: Mapping[str, Sequence[int]] | No
     it costs an extra LLVM compile of each kernel on its own). ``fuse`` and
     ``plan_memory`` switch operator fusion and arena reuse off for comparison
     (results are the same either way).
+
+    ``target="cuda"`` renders the same kernels as Numba-CUDA kernels (see the
+    README's GPU section): it needs a usable GPU, or numba's simulator asked
+    for explicitly (NUMBA_ENABLE_CUDASIM=1), and raises the doctor's
+    diagnosis otherwise (never a silent CPU fallback). ``cuda_graphs``
+    replays the kernel launches as one CUDA graph (real GPUs; unverified).
     """
     options = Options(target=check_target(target), dump_dir=dump_dir, check=check, fallback=fallback,
                       cache=cache, disabled_passes=frozenset(disable_passes), kernel_timings=kernel_timings,
-                      fuse=fuse, plan_memory=plan_memory)
+                      fuse=fuse, plan_memory=plan_memory, cuda_graphs=cuda_graphs)
     if hasattr(model, "to_onnx"):   # a dlc.keras model
         model = model.to_onnx()
     source = OnnxSource(model, shapes, fallback)

@@ -7,6 +7,24 @@ import tempfile
 
 import pytest
 
+# target="cuda" runs on numba's CUDA simulator (the kernels as Python, on
+# the CPU) unless DLC_TEST_GPU=1, which runs it on the GPU and also runs the
+# tests marked `gpu` (skipped otherwise). numba reads the variable when
+# numba.cuda is first imported, so it is set before any test runs.
+GPU = os.environ.get("DLC_TEST_GPU") == "1"
+if not GPU:
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    if GPU:
+        return
+    skip = pytest.mark.skip(reason="needs a real GPU (run with DLC_TEST_GPU=1)")
+    for item in items:
+        if item.get_closest_marker("gpu") is not None:
+            item.add_marker(skip)
+
+
 # tests import their helpers as `tests.util`
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

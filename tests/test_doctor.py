@@ -28,14 +28,14 @@ def test_report_lists_versions_cpu_cache_and_cuda():
 
 
 @pytest.mark.skipif(installed("numba-cuda"), reason="numba-cuda is installed here")
-def test_missing_numba_cuda_is_diagnosed_with_the_fix():
+def test_missing_numba_cuda_is_diagnosed_with_the_fix(no_simulator):
     st = doctor.cuda_status()
     step = next(s for s in st.steps if s.name == "numba-cuda")
     assert step.ok is False and "pip install numba-cuda" in step.fix
     assert not st.usable and "pip install numba-cuda" in st.diagnosis()
 
 
-def test_missing_driver(monkeypatch):
+def test_missing_driver(monkeypatch, no_simulator):
     monkeypatch.setattr(doctor, "_driver_library", lambda: (None, "libcuda.so.1 was not found"))
     st = doctor.cuda_status()
     step = next(s for s in st.steps if s.name == "driver")
@@ -43,17 +43,29 @@ def test_missing_driver(monkeypatch):
     assert not st.usable
 
 
-def test_bad_driver_path(monkeypatch, tmp_path):
+def test_bad_driver_path(monkeypatch, tmp_path, no_simulator):
     monkeypatch.setenv("NUMBA_CUDA_DRIVER", str(tmp_path / "libcuda.so.1"))
     st = doctor.cuda_status()
     step = next(s for s in st.steps if s.name == "driver")
     assert step.ok is False and "NUMBA_CUDA_DRIVER" in step.detail and "NUMBA_CUDA_DRIVER" in step.fix
 
 
-def test_simulator_is_not_a_gpu(monkeypatch):
+@pytest.fixture
+def no_simulator(monkeypatch):
+    """The test session turns numba's CUDA simulator on (tests/conftest.py); these tests want it off."""
+    monkeypatch.delenv("NUMBA_ENABLE_CUDASIM", raising=False)
+
+
+@pytest.mark.skipif(not installed("numba-cuda"), reason="numba-cuda is not installed")
+def test_simulator_counts_only_when_asked_for(monkeypatch):
     monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")
     st = doctor.cuda_status(probe_numba=False)
-    assert not st.usable and any(s.name == "simulator" for s in st.problems)
+    step = next(s for s in st.steps if s.name == "simulator")
+    assert st.usable and step.ok and "not on a GPU" in step.detail
+    assert "simulator" in doctor.report()
+    monkeypatch.delenv("NUMBA_ENABLE_CUDASIM")
+    st = doctor.cuda_status(probe_numba=False)
+    assert not any(s.name == "simulator" for s in st.steps)
 
 
 def test_cuda_target_raises_the_diagnosis(monkeypatch):
@@ -64,7 +76,9 @@ def test_cuda_target_raises_the_diagnosis(monkeypatch):
         dlc.compile("model.onnx", target="cuda")
 
 
-def test_cuda_target_here_never_runs_on_the_cpu():
+def test_cuda_target_here_never_runs_on_the_cpu(no_simulator):
+    if doctor.cuda_status().usable:
+        pytest.skip("this machine has a usable GPU")
     with pytest.raises(dlc.UnsupportedError, match="cuda"):
         dlc.compile("model.onnx", target="cuda")
 

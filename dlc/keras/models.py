@@ -235,16 +235,17 @@ class Model(Layer):
 
     # ------------------------------------------------------------ training
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None, run_eagerly=None,
-                jit_compile=None, **kwargs) -> None:
+                jit_compile=None, target: str = "cpu", **kwargs) -> None:
         """Configure training: an optimizer (name or instance), a loss (name
-        or instance) and metrics (names such as 'accuracy', 'mae')."""
+        or instance) and metrics (names such as 'accuracy', 'mae').
+        ``target`` (dlc's): where the compiled steps run, "cpu" or "cuda"."""
         if loss_weights is not None:
             raise ModelError("loss_weights is not supported (one output, one loss)")
         if kwargs:
             raise TypeError(f"compile: unknown arguments {', '.join(sorted(kwargs))}")
         self.optimizer = optimizers_mod.get(optimizer)
         self.loss = losses_mod.get(loss) if loss is not None else None
-        self._compile_args = {"metrics": list(metrics or [])}
+        self._compile_args = {"metrics": list(metrics or []), "target": target}
         self._session = None
         if self.built and self.outputs:
             self._trainable_at_compile = [v.name for v in self.trainable_weights]
@@ -271,7 +272,8 @@ class Model(Layer):
                 self.optimizer if compiled else optimizers_mod.SGD(),
                 trainable=trainable, metrics=self._compile_args["metrics"] if compiled else (),
                 weights={v.name: v.value for v in self.weights},
-                seed=int(initializers._rng.integers(1 << 31)))
+                seed=int(initializers._rng.integers(1 << 31)),
+                target=self._compile_args.get("target", "cpu") if compiled else "cpu")
         return self._session
 
     def _need_compiled(self, what: str) -> None:

@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import onnx
 
-from ..compiler import Options, build
+from ..compiler import Options, build, check_target
 from ..frontends.onnx.importer import import_model, load_model, signature_of
 from ..ir.errors import InputError, ModelError
 from ..runtime import training as rt
@@ -57,11 +57,15 @@ class TrainingSession(rt.TrainingSession):
     C-contiguous arrays of the initializers' dtypes and shapes);
     ``feed``: more initializers to read from the state (not trained) rather
     than to compile in as constants (so they can change between steps).
+    ``target``: where the compiled steps run, "cpu" or "cuda" (the weights
+    and optimizer state then stay on the GPU during `fit`; the host arrays
+    are brought up to date whenever a public call returns).
     """
 
     def __init__(self, model, loss, optimizer="adam", trainable: Sequence[str] | None = None,
                  metrics: Sequence = (), output: str | None = None, weights: Mapping[str, np.ndarray] | None = None,
-                 feed: Sequence[str] = (), seed: int | None = 0, options: Options | None = None):
+                 feed: Sequence[str] = (), seed: int | None = 0, options: Options | None = None,
+                 target: str = "cpu"):
         self.model = load_model(model)
         self.loss = losses.get(loss) if loss is not None else None   # None: predict only
         self.optimizer = optimizers.get(optimizer)
@@ -80,7 +84,7 @@ class TrainingSession(rt.TrainingSession):
         self.metric_names = [m if isinstance(m, str) else m.name for m in metrics]
         self._metric_specs = list(metrics)
         self._metrics = None
-        self.options = options or Options()
+        self.options = options or Options(target=check_target(target))
         self._rng = np.random.default_rng(seed)
 
         state = initializer_arrays(self.model, [n for n in self.fed if n not in (weights or {})])
@@ -203,6 +207,7 @@ class TrainingSession(rt.TrainingSession):
         step = self.state[STEP]
         self.state[LR][...] = self.optimizer.lr_at(int(step))
         step[...] = step + 1
+        self.host_changed(STEP, LR)
         b.call()
         return {k: float(v) for k, v in b.results.items()}
 
@@ -211,8 +216,10 @@ class TrainingSession(rt.TrainingSession):
         xs = self._as_inputs(x)
         n = self._count(xs)
         with self.lock:
+            self.sync_to_device()
             b = self.bound("train", self._shapes(xs, n))
             r = self._train_batch(b, xs, self._targets(y, b.feed["y"], n), np.arange(n))
+            self.sync_to_host()
         return {k: (v if k == "loss" else v / n) for k, v in r.items()}
 
     def gradients(self, x, y) -> tuple[float, dict[str, np.ndarray]]:
@@ -221,6 +228,7 @@ class TrainingSession(rt.TrainingSession):
         xs = self._as_inputs(x)
         n = self._count(xs)
         with self.lock:
+            self.sync_to_device()
             b = self.bound("grad", self._shapes(xs, n))
             for k, a in xs.items():
                 b.feed[k][...] = a
@@ -253,6 +261,8 @@ class TrainingSession(rt.TrainingSession):
         steps = -(-n // batch_size)
         history = History({"epochs": epochs, "steps": steps, "batch_size": batch_size})
         yb = None
+        with self.lock:
+            self.sync_to_device()
         for cb in callbacks:
             getattr(cb, "on_train_begin", lambda logs=None: None)({})
         for epoch in range(initial_epoch, epochs):
@@ -279,6 +289,8 @@ class TrainingSession(rt.TrainingSession):
                 for cb in callbacks:
                     getattr(cb, "on_batch_end", lambda i, logs=None: None)(s, dict(logs))
                 bar.update(s + 1, logs)
+            with self.lock:
+                self.sync_to_host()   # callbacks and validation see this epoch's weights
             if validation_data is not None:
                 vx, vy = validation_data[0], validation_data[1]
                 val = self.evaluate(vx, vy, batch_size=batch_size)
@@ -289,6 +301,8 @@ class TrainingSession(rt.TrainingSession):
             for cb in callbacks:
                 getattr(cb, "on_epoch_end", lambda e, logs=None: None)(epoch, dict(logs))
                 stop = stop or bool(getattr(cb, "stop_training", False))
+            with self.lock:
+                self.sync_to_device()   # (a callback may have written weights)
             if stop:
                 break
         for cb in callbacks:
@@ -310,6 +324,8 @@ class TrainingSession(rt.TrainingSession):
         n = self._count(xs)
         sums: dict[str, float] = {}
         yb = None
+        with self.lock:
+            self.sync_to_device()
         for start, stop, idx in self._batches(n, batch_size):
             with self.lock:
                 b = self.bound("eval", self._shapes(xs, len(idx)))
@@ -328,6 +344,8 @@ class TrainingSession(rt.TrainingSession):
         xs = self._as_inputs(x)
         n = self._count(xs)
         out = None
+        with self.lock:
+            self.sync_to_device()
         for start, stop, idx in self._batches(n, batch_size):
             with self.lock:
                 b = self.bound("predict", self._shapes(xs, len(idx)))
@@ -344,6 +362,8 @@ class TrainingSession(rt.TrainingSession):
     @property
     def weights(self) -> dict[str, np.ndarray]:
         """The current value of every fed initializer (views of the state: copy to keep)."""
+        with self.lock:
+            self.sync_to_host()
         return {n: self.state[n] for n in self.fed}
 
     def export(self, path=None) -> onnx.ModelProto:
@@ -356,9 +376,9 @@ class TrainingSession(rt.TrainingSession):
 
 def train(model, x, y, loss, optimizer="adam", trainable: Sequence[str] | None = None, epochs: int = 1,
           batch_size: int = 32, output: str | None = None, path=None, metrics: Sequence = (), verbose: int = 0,
-          **fit_kwargs) -> onnx.ModelProto:
+          target: str = "cpu", **fit_kwargs) -> onnx.ModelProto:
     """Fine-tune an ONNX model on (x, y) and return it with the trained
     weights (also written to `path` if given). See TrainingSession."""
-    sess = TrainingSession(model, loss, optimizer, trainable=trainable, metrics=metrics, output=output)
+    sess = TrainingSession(model, loss, optimizer, trainable=trainable, metrics=metrics, output=output, target=target)
     sess.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, **fit_kwargs)
     return sess.export(path)

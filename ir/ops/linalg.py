@@ -80,6 +80,29 @@ def _matmul_lower(k, ins, outs):
             k.finish(out, [*idx[:-1], idx[-1]], [n])
 
 
+def _matmul_contraction(k, ins, outs):
+    """The product as a `kir.Contraction` (a schedule annotation: the CUDA
+    renderer tiles it through shared memory); None for integer products and
+    matrix-vector ones (the loop nest serves those everywhere)."""
+    a, b = ins
+    out = outs[0]
+    *batch, m, n = out.shape
+    if out.dtype.kind != "f" or n == 1:
+        return None
+    nb = len(batch)
+    return k.contraction(
+        [*batch, m, n], [a.shape[-1]], out.dtype,
+        init=lambda s: k.zero(out.dtype),
+        term=lambda s, r: k.load(a, _batch_index(a, s[:nb], [s[nb], r[0]]))
+        * k.load(b, _batch_index(b, s[:nb], [r[0], s[nb + 1]])),
+        store=lambda s, acc: k.store(out, list(s), acc))
+
+
+def _matmul_lower_scheduled(k, ins, outs):
+    with k.scheduled(_matmul_contraction(k, ins, outs)):
+        _matmul_lower(k, ins, outs)
+
+
 def _matmul_ref(a, b):
     return np.matmul(a, b)
 
@@ -105,8 +128,8 @@ def _matmul_vjp(d, ins, outs, gouts):
     return [da, d.matmul(_swap_last(d, a), g)]
 
 
-register(OpDef("matmul", OUT_FUSABLE, _matmul_infer, _matmul_ref, lower=_matmul_lower, vjp=_matmul_vjp,
-               doc="numpy matmul for rank >= 2 operands; leading (batch) dims broadcast"))
+register(OpDef("matmul", OUT_FUSABLE, _matmul_infer, _matmul_ref, lower=_matmul_lower_scheduled,
+               vjp=_matmul_vjp, doc="numpy matmul for rank >= 2 operands; leading (batch) dims broadcast"))
 
 
 # --------------------------------------------------------------------- det

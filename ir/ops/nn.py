@@ -229,6 +229,43 @@ def _conv_lower(k, ins, outs, strides, dilations, pads, pad_mode="explicit", gro
         k.finish(y, [ni, oc, *o], [ol])   # the output row is final: a fused epilogue runs over it
 
 
+def _conv_contraction(k, ins, outs, strides, dilations, pads, pad_mode="explicit", group=1):
+    """The convolution as a `kir.Contraction` (a schedule annotation: the
+    CUDA renderer tiles it as an implicit GEMM through shared memory): over
+    (n, group, channel in group, *output position), the sum over (input
+    channel, *taps) of x (0 in the padding; the load clamped in bounds) times w."""
+    x, w = ins[0], ins[1]
+    b = ins[2] if len(ins) > 2 else None
+    y = outs[0]
+    n, _, *size = x.shape
+    m, cg, *kernel = w.shape
+    mg = m // group
+    out, begin, _ = window_geometry(size, kernel, strides, dilations, pads, pad_mode)
+
+    def term(s, r):
+        ni, g, mi, *o = s
+        c, *t = r
+        pos = _window_positions(o, strides, begin, t, dilations)
+        inside = [(p >= 0) & (p < size[j]) for j, p in enumerate(pos)
+                  if not (begin[j] <= 0 and -begin[j] + (out[j] - 1) * strides[j] + (kernel[j] - 1) * dilations[j]
+                          < size[j])]   # axes whose windows may reach into the padding
+        xv = k.load(x, [ni, g * cg + c, *[k.clamp(p, 0, size[j] - 1) for j, p in enumerate(pos)]])
+        if inside:
+            xv = k.select(_all(inside), xv, k.zero(x.dtype))
+        return xv * k.load(w, [g * mg + mi, c, *t])
+
+    return k.contraction(
+        [n, group, mg, *out], [cg, *kernel], y.dtype,
+        init=lambda s: k.load(b, [s[1] * mg + s[2]]) if b is not None else k.zero(y.dtype),
+        term=term,
+        store=lambda s, acc: k.store(y, [s[0], s[1] * mg + s[2], *s[3:]], acc))
+
+
+def _conv_lower_scheduled(k, ins, outs, **attrs):
+    with k.scheduled(_conv_contraction(k, ins, outs, **attrs)):
+        _conv_lower(k, ins, outs, **attrs)
+
+
 def _conv_vjp(d, ins, outs, gouts, strides, dilations, pads, pad_mode="explicit", group=1):
     """dx: the transposed convolution of g with the same window, sized back
     to x; dw: conv_grad_weight; db: g summed over all but the channels."""
@@ -250,7 +287,7 @@ def _conv_vjp(d, ins, outs, gouts, strides, dilations, pads, pad_mode="explicit"
     return [dx, dw, db][:len(ins)]
 
 
-register(OpDef("conv", OUT_FUSABLE, _conv_infer, _conv_ref, lower=_conv_lower, vjp=_conv_vjp,
+register(OpDef("conv", OUT_FUSABLE, _conv_infer, _conv_ref, lower=_conv_lower_scheduled, vjp=_conv_vjp,
                doc="grouped N-D convolution (cross-correlation); x [N,C,*S], w [M,C/group,*K], bias [M]"))
 
 

@@ -5,6 +5,7 @@ the per-op table.
     python -m tests.conformance -k conv -v      # cases matching a regex, with errors
     python -m tests.conformance --show node/test_conv_with_strides_padding
     python -m tests.conformance --update        # rewrite passing.txt from this run
+    NUMBA_ENABLE_CUDASIM=1 python -m tests.conformance --target cuda -k 'node/'   # the CUDA target (simulated)
 
 The checked-in ratchet (tests/conformance/passing.txt) lists the cases that
 pass; tests/conformance/cannot_pass.txt lists the others with a reason each.
@@ -31,13 +32,13 @@ def _worker(conn):
     import warnings
     warnings.simplefilter("ignore")
     while True:
-        case = conn.recv()
-        if case is None:
+        job = conn.recv()
+        if job is None:
             return
-        conn.send(suite.run_case(case))
+        conn.send(suite.run_case(*job))
 
 
-def run_all(cases: list[suite.Case], jobs: int, progress: bool = True) -> list[suite.Result]:
+def run_all(cases: list[suite.Case], jobs: int, progress: bool = True, target: str = "cpu") -> list[suite.Result]:
     """Run cases in `jobs` processes; a case that crashes its process (or
     runs past CASE_TIMEOUT_S) fails with stage "crash"."""
     ctx = mp.get_context("fork")
@@ -55,7 +56,7 @@ def run_all(cases: list[suite.Case], jobs: int, progress: bool = True) -> list[s
     def feed(conn, p):
         if todo:
             case = todo.pop()
-            conn.send(case)
+            conn.send((case, target))
             workers[conn] = (p, case, time.monotonic())
         else:
             conn.send(None)
@@ -124,6 +125,8 @@ def main(argv=None) -> int:
     ap.add_argument("-v", "--verbose", action="store_true", help="list every failure with its error")
     ap.add_argument("--show", metavar="CASE", help="run one case and print its graph, IR, kernels and error")
     ap.add_argument("--json", metavar="FILE", help="write every result to FILE")
+    ap.add_argument("--target", default="cpu", choices=["cpu", "cuda"],
+                    help="compile for this target (passing.txt is the cpu target's ratchet)")
     ap.add_argument("--update", action="store_true",
                     help="rewrite passing.txt with the cases that pass now (a full run only)")
     args = ap.parse_args(argv)
@@ -135,13 +138,16 @@ def main(argv=None) -> int:
         if case is None:
             print(f"no case named {name!r}", file=sys.stderr)
             return 2
-        res = suite.run_case(case)
+        res = suite.run_case(case, args.target)
         print("PASS" if res.passed else suite.explain_failure(case, res))
         return 0 if res.passed else 1
     if args.pattern:
         cases = [c for c in cases if re.search(args.pattern, c.name)]
     t0 = time.monotonic()
-    results = run_all(cases, args.jobs)
+    if args.update and args.target != "cpu":
+        print("--update records the cpu target's results (no --target)", file=sys.stderr)
+        return 2
+    results = run_all(cases, args.jobs, target=args.target)
     elapsed = time.monotonic() - t0
     ops = suite.case_ops(cases)
     print(table(cases, results, ops))
@@ -167,7 +173,7 @@ def main(argv=None) -> int:
     print(f"{'total':>18}: {len(now):5d} / {len(results)} pass   ({elapsed:.0f} s, {args.jobs} processes, "
           f"onnx {suite.onnx.__version__})")
     if lost:
-        print(f"\nREGRESSIONS (listed in passing.txt, failing now): {len(lost)}")
+        print(f"\nREGRESSIONS (listed in passing.txt, failing now on {args.target}): {len(lost)}")
         for n in lost:
             print("  " + n)
     if gained:

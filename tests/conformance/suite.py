@@ -292,8 +292,8 @@ class Result:
     shapes_only: bool = False   # a random case: checked by shapes and dtypes
 
 
-def run_case(case: Case) -> Result:
-    """Compile once, run every data set, compare. Never raises."""
+def run_case(case: Case, target: str = "cpu") -> Result:
+    """Compile once (for `target`), run every data set, compare. Never raises."""
     t0 = time.perf_counter()
     stage = "load"
     try:
@@ -302,7 +302,7 @@ def run_case(case: Case) -> Result:
         sets = data_sets(case, model)
         shapes_only = is_random(model)
         stage = "compile"
-        m = dlc.compile(model)
+        m = dlc.compile(model, target=target)
         for feeds, want in sets:
             stage = "run"
             got = m.run(None, feeds)
