@@ -40,7 +40,7 @@ from .compiler import Options, build, specialize
 from .frontends.onnx.importer import import_model, load_model
 from .ir.errors import DLCError, InputError, UnsupportedError
 from .ir.passes import run_passes
-from .staged import StagedExecutable, has_dynamic_shapes
+from .staged import Segment, StagedExecutable, has_host_steps
 
 AGAINST = ("onnxruntime", "reference", "fp64")
 
@@ -238,7 +238,7 @@ def _dlc_values(model, feeds, names: list[str], options: Options) -> dict[str, n
     g = run_passes(g, options.passes(compiler.GENERIC_PASSES))
     arrays = [np.ascontiguousarray(feeds[i.name]) for i in sig.inputs]
     g = specialize(g, [a.shape for a in arrays])
-    if has_dynamic_shapes(g):
+    if has_host_steps(g):
         exe = StagedExecutable(g, lambda sg: build(sg, options)[1])
     else:
         exe = build(g, options)[1]
@@ -258,7 +258,7 @@ def _kernels_by_node(model, feeds, options: Options) -> tuple[dict[str, list[str
     for exe in m._exes.values():
         if isinstance(exe, StagedExecutable):
             for st in exe.stages:
-                if hasattr(st, "cache"):
+                if isinstance(st, Segment):
                     for sub in st.cache.values():
                         for name, sources, _ in sub.meta.calls:
                             for s in sources:

@@ -26,7 +26,7 @@ from .ir.errors import ArtifactError, InputError
 from .ir.passes import run_passes
 from .runtime.artifact import read_artifact, write_artifact
 from .runtime.executable import ExecMeta, Executable
-from .staged import StagedExecutable, has_dynamic_shapes
+from .staged import StagedExecutable, has_host_steps
 
 log = logging.getLogger("dlc")
 
@@ -150,7 +150,7 @@ class CompiledModel:
                 t0 = time.perf_counter()
                 shapes, fed = key
                 graph = specialize(self._generic_graph(fed), shapes)
-                if has_dynamic_shapes(graph):
+                if has_host_steps(graph):
                     self._exes[key] = StagedExecutable(graph, self._build_segment)
                     outcome = "staged (segments compile at their first run)"
                 else:

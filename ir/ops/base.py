@@ -26,6 +26,10 @@
 - ``dynamic_shape``: the output shape depends on input *values* (NonZero,
   Unique): the op has no lowering; the runtime evaluates it with ``ref``
   between natively compiled segments (see dlc/staged.py).
+- ``host``: the op has no lowering and runs on the host between compiled
+  segments although its output shapes are known (control flow: ``scan``,
+  whose body runs as compiled code; see ir/ops/control.py). ``on_host`` is
+  true for these and for ``dynamic_shape`` ops.
 - ``index(out_idx, ins, **attrs)``: for injective ops that are a pure index
   remap of their first input (transpose, expand, slice, a gather of one
   constant index): the index of ``ins[0]`` that output element ``out_idx``
@@ -71,11 +75,17 @@ class OpDef:
     static_inputs: tuple[int, ...] = ()
     fold: Callable | None = None
     dynamic_shape: bool = False
+    host: bool = False
     index: Callable | None = None
     doc: str = ""
 
     def __post_init__(self):
         assert self.kind in KINDS, self.kind
+
+    @property
+    def on_host(self) -> bool:
+        """Runs as a host step between compiled segments (dlc/staged.py)."""
+        return self.dynamic_shape or self.host
 
 
 REGISTRY: dict[str, OpDef] = {}

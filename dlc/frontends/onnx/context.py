@@ -109,6 +109,8 @@ class Context:
         self.g = graph
         self.node: ONode | None = None
         self.fallback = None     # the importer's reference fallback, when on
+        self.env: dict = {}      # ONNX name -> Value in scope (subgraphs read outer values)
+        self.opsets: dict = {}   # opset version by domain for the current node
 
     def op(self, op: str, inputs: Sequence[Value | None], **attrs):
         """Emit an IR node for the current ONNX node; returns its output(s).
