@@ -110,7 +110,9 @@ class Segment:
 @dataclass
 class HostStep:
     node: Node
-    cache: dict = field(default_factory=dict)   # control flow: compiled bodies by (body, input shapes)
+    # control flow: each body's `value_inputs`, and its compiled code by (body, shapes, those values)
+    baked: dict = field(default_factory=dict)
+    cache: dict = field(default_factory=dict)
 
 
 def partition(g: Graph) -> list[Segment | HostStep]:
@@ -180,7 +182,7 @@ class StagedExecutable:
             with self._lock:
                 exe = step.cache.get(key)
                 if exe is None:
-                    baked = step.cache[body]
+                    baked = step.baked[body]
                     g = specialize_to(body, args, baked)
                     g.name = f"{self.graph.name}_{body.name}"
                     if has_host_steps(g):
@@ -278,9 +280,9 @@ class CompiledBodies:
         self.bound: dict = {}
 
     def __call__(self, body: Graph, args: list[np.ndarray]) -> list[np.ndarray]:
-        baked = self.step.cache.get(body)
+        baked = self.step.baked.get(body)
         if baked is None:
-            baked = self.step.cache[body] = value_inputs(body)
+            baked = self.step.baked[body] = value_inputs(body)
         key = (body, tuple(a.shape for a in args), tuple(args[i].tobytes() for i in baked))
         bound = self.bound.get(key)
         if bound is None:
