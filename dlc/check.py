@@ -250,8 +250,9 @@ def _check_import(model, shapes, report: CheckReport, skip: set[str]) -> None:
     from .compiler import GENERIC_PASSES, Options, optimize, specialize
     from .codegen.lower import lower_graph
     from .frontends.onnx.importer import import_model
+    from .ir.ops.control import CONTROL
     from .ir.passes import run_passes
-    from .staged import has_dynamic_shapes
+    from .staged import needs_staging
     try:
         g, sig = import_model(model, shapes, fallback="reference")
     except DLCError as e:
@@ -273,14 +274,19 @@ def _check_import(model, shapes, report: CheckReport, skip: set[str]) -> None:
     except DLCError as e:
         report.add(ERROR, "model-error", str(e))
         return
-    dynamic = [n for n in g.nodes if n.opdef.dynamic_shape and n.op != "onnx_reference"]
+    control = [n for n in g.nodes if n.op in CONTROL]
+    if control:
+        report.add(INFO, "control-flow", "If/Loop/Scan: their bodies compile to native code and the host "
+                   "drives the iterations, between compiled segments (see README: control flow)",
+                   [f"{n.where.removeprefix('onnx ')} ({n.op})" for n in control])
+    dynamic = [n for n in g.nodes if n.opdef.dynamic_shape and n.op != "onnx_reference" and n.op not in CONTROL]
     if dynamic:
         report.add(INFO, "data-dependent-shape", "output shapes depend on input data or on the values of "
                    "shape inputs: these run as host steps between compiled segments (or compile per value), "
                    "and the segments after them compile once per distinct size (see README: data-dependent "
                    "shapes)",
                    [f"{n.where.removeprefix('onnx ')} ({n.op})" for n in dynamic])
-    if has_dynamic_shapes(g) or report.errors:
+    if needs_staging(g) or report.errors:
         return
     sym = {}
     for info in sig.inputs:

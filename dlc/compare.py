@@ -40,7 +40,7 @@ from .compiler import Options, build, specialize
 from .frontends.onnx.importer import import_model, load_model
 from .ir.errors import DLCError, InputError, UnsupportedError
 from .ir.passes import run_passes
-from .staged import HostStep, StagedExecutable, has_dynamic_shapes
+from .staged import HostStep, StagedExecutable, needs_staging
 
 AGAINST = ("onnxruntime", "reference", "fp64")
 
@@ -238,7 +238,7 @@ def _dlc_values(model, feeds, names: list[str], options: Options) -> dict[str, n
     g = run_passes(g, options.passes(compiler.GENERIC_PASSES))
     arrays = [np.ascontiguousarray(feeds[i.name]) for i in sig.inputs]
     g = specialize(g, [a.shape for a in arrays])
-    if has_dynamic_shapes(g):
+    if needs_staging(g):
         exe = StagedExecutable(g, lambda sg: build(sg, options)[1])
     else:
         exe = build(g, options)[1]
@@ -260,7 +260,7 @@ def _kernels_by_node(model, feeds, options: Options) -> tuple[dict[str, list[str
             for st in exe.stages:
                 if isinstance(st, HostStep):
                     found.setdefault(st.node.where.removeprefix("onnx "), []).append(
-                        "(compiled per input value)" if st.cache else "(host step)")
+                        "(compiled per input value)" if st.node.opdef.specialize else "(host step)")
                 else:
                     for sub in st.cache.values():
                         for name, sources, _ in sub.meta.calls:

@@ -205,6 +205,12 @@ def analyze(g: Graph, options: Options) -> tuple[Graph, Program]:
     """The passes and the lowering to kernel IR (no LLVM, no weights blob):
     what statistics and `dlc inspect` need."""
     g = optimize(g, options)
+    hosts = [f"{n.where.removeprefix('onnx ')} ({n.op})" for n in g.nodes if n.opdef.on_host]
+    if hosts:
+        raise UnsupportedError(f"this graph runs staged, not as one compiled program: its host steps "
+                               f"{', '.join(hosts)} (control flow, or shapes that depend on data) split it into "
+                               f"native segments compiled at run time; see the graph with `dlc inspect --stage ir` "
+                               f"and its segments' kernels with `dlc run --profile`")
     return g, lower_graph(g, options.plan_memory, weights=False)
 
 

@@ -24,10 +24,10 @@ from .codegen.llvm import jit
 from .frontends.onnx import Signature, TensorInfo, import_model, load_model
 from .ir import Graph
 from .ir.errors import ArtifactError, InputError
-from .ir.passes import run_passes
+from .ir.passes import fold_constants, remove_noops, run_passes
 from .runtime.artifact import read_artifact, write_artifact
 from .runtime.executable import ExecMeta, Executable
-from .staged import StagedExecutable, has_dynamic_shapes
+from .staged import StagedExecutable, has_host_steps, needs_staging
 
 log = logging.getLogger("dlc")
 
@@ -152,7 +152,9 @@ class CompiledModel:
                 t0 = time.perf_counter()
                 shapes, fed = key
                 graph = specialize(self._generic_graph(fed), shapes)
-                if has_dynamic_shapes(graph):
+                if has_host_steps(graph):   # an If condition may be known now that shapes are
+                    graph = run_passes(graph, self._options.passes([fold_constants, remove_noops]))
+                if needs_staging(graph):
                     self._exes[key] = StagedExecutable(graph, self._build_segment)
                     outcome = "staged (segments compile at their first run)"
                 else:

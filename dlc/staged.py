@@ -16,6 +16,14 @@ from call to call therefore compiles once per distinct size; each compile
 is logged. Nodes whose converter needs an input's value (TopK's k, a
 reduction's axes: dlc/frontends/onnx/by_value.py) are host steps compiled
 the same way.
+
+Control flow (If with a run-time condition, Loop, Scan: ir/ops/control.py)
+runs as host steps too, but their bodies do not run on the host: the host
+step only drives the iteration. Each body is compiled like a segment (once
+per shape signature, cached in the step), its input and output buffers are
+bound once per step, and an iteration is a copy of its arguments into the
+bound inputs and one native call (`CompiledBodies`). A body that itself
+has host steps (nested control flow) runs staged in the same way.
 """
 from __future__ import annotations
 
@@ -26,27 +34,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .ir import Graph, Node, Value
+from .ir import Graph, Node, Value, infer_shapes
 from .ir.interpreter import run_node
+from .ir.ops.control import CONTROL, run_control
+from .runtime.executable import Executable
 
 log = logging.getLogger("dlc")
 
 
-def _static_ancestors(nodes: list[Node]) -> set[Value]:
-    """Values among (and read by) `nodes` that a static input depends on."""
-    need = {n.inputs[i] for n in nodes for i in n.opdef.static_inputs
-            if i < len(n.inputs) and n.inputs[i] is not None and not n.inputs[i].is_const}
-    for n in reversed(nodes):
-        if any(v in need for v in n.outputs):
-            need.update(v for v in n.inputs if v is not None and not v.is_const)
-    return need
+def has_host_steps(g: Graph) -> bool:
+    return any(n.opdef.on_host for n in g.nodes)
 
 
-def has_dynamic_shapes(g: Graph) -> bool:
-    """Whether `g` needs staged execution: an op whose output shape depends
-    on data, or a static input (a Reshape target...) computed from a graph
-    input (the graph then compiles per distinct value of that input)."""
-    return any(n.opdef.dynamic_shape for n in g.nodes) or bool(_static_ancestors(g.nodes) & set(g.inputs))
+def needs_staging(g: Graph) -> bool:
+    """Whether `g` runs staged: it has host steps, or a static input (a
+    Reshape target...) is computed from a graph input (it then compiles per
+    distinct value of that input)."""
+    return has_host_steps(g) or bool(value_inputs(g))
 
 
 def subgraph(g: Graph, nodes: list[Node], inputs: list[Value], outputs: list[Value], name: str) -> Graph:
@@ -74,6 +78,35 @@ def subgraph(g: Graph, nodes: list[Node], inputs: list[Value], outputs: list[Val
     return sub
 
 
+def value_inputs(g: Graph) -> list[int]:
+    """Positions of `g`'s inputs whose values the code must be compiled
+    for: they flow (through any nodes but shape queries) into an input that
+    an op needs as a compile-time constant (``OpDef.static_inputs``: a
+    Reshape target, a Slice start computed from a loop's iteration number)."""
+    need: set[Value] = set()
+    for n in reversed(g.nodes):
+        reads = [n.inputs[i] for i in n.opdef.static_inputs if i < len(n.inputs)]
+        if n.opdef.fold is None and any(v in need for v in n.outputs):
+            reads = n.inputs
+        need.update(v for v in reads if v is not None and not v.is_const)
+    return [i for i, v in enumerate(g.inputs) if v in need]
+
+
+def specialize_to(g: Graph, args: list[np.ndarray], baked: list[int]) -> Graph:
+    """A copy of `g` for these arguments: input shapes set to theirs, and
+    the inputs at positions `baked` replaced by their values (constants)."""
+    g = g.copy()
+    keep = []
+    for i, (v, a) in enumerate(zip(g.inputs, args)):
+        if i in baked:
+            g.replace_uses(v, g.const(np.array(a, dtype=v.dtype), name=v.name + "_v"))
+        else:
+            v.shape = tuple(np.shape(a))
+            keep.append(v)
+    g.inputs = keep
+    return infer_shapes(g)
+
+
 @dataclass
 class Segment:
     """Native code for a run of nodes between host steps."""
@@ -86,9 +119,12 @@ class Segment:
 
 @dataclass
 class HostStep:
-    """A node evaluated on the host with its numpy reference, or, for an op
-    with a ``specialize`` facet, compiled per distinct input signature."""
+    """A node evaluated on the host with its numpy reference; or, for an op
+    with a ``specialize`` facet, compiled per distinct input signature; or,
+    for control flow, driving its compiled bodies."""
     node: Node
+    # control flow: each body's `value_inputs`, and its compiled code by (body, shapes, those values)
+    baked: dict = field(default_factory=dict)
     cache: dict = field(default_factory=dict)
 
 
@@ -103,7 +139,7 @@ def partition(g: Graph) -> list[Segment | HostStep]:
     host: dict[int, list[Node]] = {}
     for n in g.nodes:
         p = max((pos[v] for v in n.inputs if v is not None and not v.is_const), default=0)
-        if n.opdef.dynamic_shape:
+        if n.opdef.on_host:
             p = p if p % 2 else p + 1
             host.setdefault(p, []).append(n)
         else:
@@ -132,9 +168,8 @@ def partition(g: Graph) -> list[Segment | HostStep]:
             for v in n.outputs:
                 if v in outs or any(node_pos[id(u)] != p for u in users.get(v, [])):
                     outs_.append(v)
-        static = _static_ancestors(nodes)
-        baked = [i for i, v in enumerate(ins) if v in static]
-        stages.append(Segment(subgraph(g, nodes, ins, outs_, f"{g.name}_segment{p // 2}"), ins, outs_, baked))
+        sub = subgraph(g, nodes, ins, outs_, f"{g.name}_segment{p // 2}")
+        stages.append(Segment(sub, ins, outs_, value_inputs(sub)))
     return stages
 
 
@@ -151,6 +186,28 @@ class StagedExecutable:
         self.total_seconds = 0.0
         self.runs = 0
 
+    def body_executable(self, step: HostStep, body: Graph, args: list[np.ndarray], key: tuple):
+        """The compiled code of a control-flow body for `args` (their shapes
+        and the values of the body's `value_inputs`, which `key` holds): an
+        Executable, or a StagedExecutable when the body has host steps."""
+        exe = step.cache.get(key)
+        if exe is None:
+            with self._lock:
+                exe = step.cache.get(key)
+                if exe is None:
+                    baked = step.baked[body]
+                    g = specialize_to(body, args, baked)
+                    g.name = f"{self.graph.name}_{body.name}"
+                    if has_host_steps(g):
+                        exe, outcome = StagedExecutable(g, self._build), "staged"
+                    else:
+                        res = self._build(g)
+                        exe, outcome = res if isinstance(res, tuple) else (res, "compiled")
+                    step.cache[key] = exe
+                    log.info("dlc: %s for input shapes %s%s: %s", g.name, [list(s) for s in key[1]],
+                             f" and the values of inputs {baked}" if baked else "", outcome)
+        return exe
+
     def _executable(self, seg: Segment, args: list[np.ndarray]):
         key = (tuple(a.shape for a in args),
                tuple(args[i].tobytes() + str(args[i].shape).encode() for i in seg.baked))
@@ -161,7 +218,7 @@ class StagedExecutable:
                 if exe is None:
                     reason = "first call" if not seg.cache else "new input values" \
                         if any(k[0] == key[0] for k in seg.cache) else "new data-dependent sizes"
-                    res = self._build(self._specialize(seg, args))
+                    res = self._build(specialize_to(seg.graph, args, seg.baked))
                     exe, outcome = res if isinstance(res, tuple) else (res, "compiled")
                     seg.cache[key] = exe
                     log.info("dlc: %s for input shapes %s: %s (%s)", seg.graph.name,
@@ -189,20 +246,6 @@ class StagedExecutable:
                      outcome, reason)
         return exe.run([arrays[i] for i in runtime])
 
-    @staticmethod
-    def _specialize(seg: Segment, args: list[np.ndarray]) -> Graph:
-        g = seg.graph.copy()
-        baked = set(seg.baked)
-        keep = []
-        for i, (v, a) in enumerate(zip(g.inputs, args)):
-            if i in baked:
-                g.replace_uses(v, g.const(np.array(a, dtype=v.dtype), name=v.name + "_v"))
-            else:
-                v.shape = tuple(a.shape)
-                keep.append(v)
-        g.inputs = keep
-        return g
-
     def run(self, inputs: list[np.ndarray], trace: list | None = None) -> list[np.ndarray]:
         """``trace``, when given, receives one (stage, start ns, end ns, data)
         per stage: a host step's Node, or a segment's (Executable, kernel
@@ -219,9 +262,13 @@ class StagedExecutable:
             if isinstance(st, HostStep):
                 t0 = clock()
                 args = [None if v is None else get(v) for v in st.node.inputs]
-                outs = self._specialized(st, args) if st.node.opdef.specialize else run_node(st.node, args)
-                for v, a in zip(st.node.outputs, outs):
-                    env[v] = a
+                if st.node.op in CONTROL:
+                    outs = run_control(st.node, args, CompiledBodies(st, self))
+                elif st.node.opdef.specialize:
+                    outs = self._specialized(st, args)
+                else:
+                    outs = run_node(st.node, args)
+                env.update(zip(st.node.outputs, outs))
                 t1 = clock()
                 host[st.node.where] = host.get(st.node.where, 0) + t1 - t0
                 spent += t1 - t0
@@ -257,3 +304,41 @@ class StagedExecutable:
                  f"{100 * self.host_seconds.get(n.where, 0.0) / total:.1f}%)" for n in nodes]
         return (f"fallback='reference': {len(nodes)} ONNX node(s) ran on the host with the onnx reference "
                 f"implementation, {100 * share:.1f}% of run time over {self.runs} run(s): {', '.join(parts)}")
+
+
+class CompiledBodies:
+    """``run(body, arrays)`` for one run of a control-flow host step (see
+    ir/ops/control.py): each body as native code, with its input and output
+    arrays bound once, so an iteration copies its arguments in and makes one
+    native call. The outputs it returns are overwritten by the next call."""
+
+    def __init__(self, step: HostStep, staged: StagedExecutable):
+        self.step, self.staged = step, staged
+        self.bound: dict = {}
+
+    def __call__(self, body: Graph, args: list[np.ndarray]) -> list[np.ndarray]:
+        baked = self.step.baked.get(body)
+        if baked is None:
+            baked = self.step.baked[body] = value_inputs(body)
+        key = (body, tuple(a.shape for a in args), tuple(args[i].tobytes() for i in baked))
+        bound = self.bound.get(key)
+        if bound is None:
+            exe = self.staged.body_executable(self.step, body, args, key)
+            if isinstance(exe, Executable):
+                meta = exe.meta
+                ins = [np.empty(s, d) for d, s in zip(meta.input_dtypes, meta.input_shapes)]
+                outs = [np.empty(s, d) for d, s in zip(meta.output_dtypes, meta.output_shapes)]
+                bound = (ins, outs, exe.bind(ins, outs))
+            else:
+                bound = (None, None, exe)
+            self.bound[key] = bound
+        if baked:
+            args = [a for i, a in enumerate(args) if i not in baked]
+        ins, outs, call = bound
+        if ins is None:   # a staged body
+            dtypes = [v.dtype for v in call.graph.inputs]
+            return call.run([np.require(np.asarray(a, d), requirements="C") for a, d in zip(args, dtypes)])
+        for dst, a in zip(ins, args):
+            np.copyto(dst, a, casting="unsafe")
+        call()
+        return outs

@@ -251,6 +251,9 @@ class Graph:
         lines += [f"  {n}" for n in self.nodes]
         lines.append(f"  return {', '.join(v.name for v in self.outputs)}")
         lines.append("}")
+        for n in self.nodes:   # control flow's bodies (a fused node's body shows as its ops)
+            if n.opdef.on_host:
+                lines += [f"{k} of {n.where}: {a}" for k, a in n.attrs.items() if isinstance(a, Graph)]
         return "\n".join(lines)
 
     __repr__ = __str__

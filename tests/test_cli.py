@@ -103,6 +103,16 @@ def test_inspect_symbolic_ir_without_shape(model_file):
     assert out.returncode == 0 and "x: f32[N,3]" in out.stdout
 
 
+def test_inspect_staged_model_says_why():
+    """A model with a Loop runs staged: its IR shows the body; the stages of
+    one compiled program are refused with the reason."""
+    path = os.path.join(os.path.dirname(__file__), "models", "control", "loop_cell_torchscript.onnx")
+    out = dlc_cmd("inspect", path, "--stage", "ir")
+    assert out.returncode == 0 and "body of onnx /Loop" in out.stdout
+    out = dlc_cmd("inspect", path, "--stage", "fused")
+    assert out.returncode == 1 and "runs staged" in out.stderr and "/Loop (loop)" in out.stderr
+
+
 @pytest.mark.parametrize("args,message", [
     (["compile", "/nonexistent.onnx"], "no such file"),
     (["run", "/nonexistent.dlc"], "no such file"),

@@ -67,15 +67,22 @@ def test_converter_refusal_falls_back():
 
 
 def test_subgraph_node_reads_outer_values():
-    """If (no converter) whose branches read a value of the outer graph."""
-    then = helper.make_graph([helper.make_node("Mul", ["h", "h"], ["t"])], "then", [],
-                             [helper.make_tensor_value_info("t", TensorProto.FLOAT, [2, 3])])
-    orelse = helper.make_graph([helper.make_node("Neg", ["h"], ["e"])], "else", [],
-                               [helper.make_tensor_value_info("e", TensorProto.FLOAT, [2, 3])])
+    """If whose branches read a value of the outer graph, one of them through
+    an op without a converter (a host step inside the compiled branch)."""
+    then = helper.make_graph([helper.make_node("Mul", ["h", "h"], ["hh"]),
+                              helper.make_node("Unique", ["hh"], ["u"], sorted=1),
+                              helper.make_node("ReduceSum", ["u"], ["t"], keepdims=1)], "then", [],
+                             [helper.make_tensor_value_info("t", TensorProto.FLOAT, [1])])
+    orelse = helper.make_graph([helper.make_node("ReduceMax", ["h"], ["e"], keepdims=0, axes=[0, 1]),
+                                helper.make_node("Reshape", ["e", "one"], ["e1"])], "else", [],
+                               [helper.make_tensor_value_info("e1", TensorProto.FLOAT, [1])])
     nodes = [helper.make_node("Exp", ["x"], ["h"], name="exp0"),
              helper.make_node("If", ["cond"], ["o"], name="if0", then_branch=then, else_branch=orelse),
              helper.make_node("Add", ["o", "x"], ["y"], name="add0")]
-    model = make_model(nodes, [("x", np.float32, [2, 3]), ("cond", np.bool_, [])], ["y"], opset=17)
+    model = make_model(nodes, [("x", np.float32, [2, 3]), ("cond", np.bool_, [])], ["y"],
+                       {"one": np.array([1], np.int64)}, opset=17)
+    with pytest.raises(dlc.UnsupportedError, match="Unique"):
+        dlc.compile(model)
     m = dlc.compile(model, fallback="reference")
     for c in (True, False):
         feeds = {"x": rand(2, 3), "cond": np.array(c)}

@@ -85,12 +85,12 @@ def test_copy_is_independent():
 def test_every_op_has_its_facets():
     """One op, one place: every registered op has a kind, a type rule, a
     numpy reference, and a lowering (a scalar formula or a loop nest), except
-    views, which move no data, and ops whose output shapes depend on data,
-    which the runtime evaluates between compiled segments."""
+    views, which move no data, and ops that run on the host between compiled
+    segments (output shapes that depend on data, control flow)."""
     for name, op in REGISTRY.items():
         assert op.kind in KINDS, name
         assert callable(op.infer) and callable(op.ref), name
-        if op.kind == "view" or op.dynamic_shape:
+        if op.kind == "view" or op.on_host:
             assert op.scalar is None and op.lower is None, name
             continue
         assert (op.scalar is not None) != (op.lower is not None), f"{name}: needs exactly one of scalar/lower"

@@ -27,11 +27,15 @@
   Unique): the op has no lowering; the runtime evaluates it with ``ref``
   between natively compiled segments (see dlc/staged.py).
 - ``specialize(arrays, **attrs)``: for dynamic_shape ops that can still be
-  compiled once the values of some inputs are known: ``(graph, baked)``, a
-  graph computing the node for inputs like `arrays`, with the inputs at
-  positions `baked` turned into constants (its remaining inputs are the
-  others, in order). Staged execution compiles it once per distinct
-  (shapes, baked values) instead of evaluating ``ref``.
+  compiled once the values of some inputs are known: ``(graph, runtime)``,
+  a graph computing the node for inputs like `arrays` with some of them
+  turned into constants; `runtime` lists the positions of the others, in
+  the order of the graph's inputs. Staged execution compiles it once per
+  distinct (shapes, constant values) instead of evaluating ``ref``.
+- ``host``: the op has no lowering and runs on the host between compiled
+  segments although its output shapes are known (control flow: ``scan``,
+  whose body runs as compiled code; see ir/ops/control.py). ``on_host`` is
+  true for these and for ``dynamic_shape`` ops.
 - ``index(out_idx, ins, **attrs)``: for injective ops that are a pure index
   remap of their first input (transpose, expand, slice, a gather of one
   constant index): the index of ``ins[0]`` that output element ``out_idx``
@@ -78,11 +82,17 @@ class OpDef:
     fold: Callable | None = None
     dynamic_shape: bool = False
     specialize: Callable | None = None
+    host: bool = False
     index: Callable | None = None
     doc: str = ""
 
     def __post_init__(self):
         assert self.kind in KINDS, self.kind
+
+    @property
+    def on_host(self) -> bool:
+        """Runs as a host step between compiled segments (dlc/staged.py)."""
+        return self.dynamic_shape or self.host
 
 
 REGISTRY: dict[str, OpDef] = {}

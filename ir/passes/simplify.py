@@ -65,7 +65,26 @@ def collapse_views(g: Graph, n: Node):
     return [g.op("reshape", [base, shape], source=n.source)]
 
 
+def take_branch(g: Graph, n: Node):
+    """An ``if_else`` whose condition is a constant (it may become one only
+    once shapes are known: a rank or size test) becomes the nodes of the
+    branch it takes, typed for the values they now read."""
+    if n.op != "if_else" or not n.inputs[0].is_const:
+        return None
+    then, orelse = n.attrs["then_branch"], n.attrs["else_branch"]
+    k = len(then.inputs)
+    taken = bool(n.inputs[0].const.reshape(-1)[0])
+    branch, args = (then, n.inputs[1:1 + k]) if taken else (orelse, n.inputs[1 + k:])
+    env: dict[Value, Value] = dict(zip(branch.inputs, args))
+    for m in branch.nodes:
+        outs = g.op(m.op, [env.get(v, v) if v is not None else None for v in m.inputs], m.attrs, source=m.source)
+        env.update(zip(m.outputs, outs if isinstance(outs, tuple) else (outs,)))
+    return [env.get(v, v) for v in branch.outputs]
+
+
 def remove_noops(g: Graph) -> Graph:
-    """Remove identity-like nodes and collapse view chains. Promises: same
-    outputs; every removed node returned its input unchanged."""
-    return rewrite(g, [drop_noop, collapse_views])
+    """Remove identity-like nodes, collapse view chains, and replace an If
+    whose condition is known by its branch. Promises: same outputs; every
+    removed node returned its input unchanged (or ran the nodes put in its
+    place)."""
+    return rewrite(g, [drop_noop, collapse_views, take_branch])

@@ -18,12 +18,13 @@ def _ops(category: str, reason: str, *ops: str) -> None:
         _OPS[op] = (category, reason)
 
 
-_ops("part 2: control flow", "If/Loop/Scan subgraphs are not compiled yet", "If", "Loop", "Scan")
 _ops("part 2: sequences", "sequence and optional values are not supported yet", "SequenceAt", "SequenceConstruct",
      "SequenceEmpty", "SequenceErase", "SequenceInsert", "SequenceLength", "SequenceMap", "SplitToSequence",
      "ConcatFromSequence", "Optional", "OptionalGetElement", "OptionalHasElement")
 _ops("part 2: data-dependent shapes", "the output shape depends on the input data", "NonZero", "Unique", "Compress",
      "NonMaxSuppression")
+_ops("part 2: data-dependent shapes", "the grid's size is a run-time input (its function body's shapes, and an If "
+     "whose branches give different ranks, depend on its value)", "AffineGrid")
 _ops("strings", "string tensors are not supported", "StringNormalizer", "StringConcat", "RegexFullMatch",
      "StringSplit")
 _ops("out of scope", "decodes encoded image files", "ImageDecoder")

@@ -126,6 +126,33 @@ MODELS = {
 }
 
 
+class LoopCell(nn.Module):
+    """A recurrent cell run `steps` times (a run-time input), halving the
+    state when it grows: TorchScript's exporter writes an ONNX Loop whose
+    body holds an If."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(8, 8)
+
+    def forward(self, x, steps: torch.Tensor):
+        h = torch.zeros_like(x)
+        for _ in range(int(steps)):
+            h = torch.tanh(self.lin(x) + h)
+            if bool(h.sum() > 2.0):
+                h = h * 0.5
+        return h
+
+
+def export_loop_cell():
+    torch.manual_seed(0)
+    model = torch.jit.script(LoopCell().eval())
+    path = os.path.join(HERE, "control", "loop_cell_torchscript.onnx")
+    torch.onnx.export(model, (torch.randn(2, 8), torch.tensor(3)), path,
+                      input_names=["x", "steps"], output_names=["h"], opset_version=17, dynamo=False)
+    print("exported loop_cell")
+
+
 def main():
     warnings.filterwarnings("ignore")
     for name, (make, shape) in MODELS.items():
@@ -138,6 +165,7 @@ def main():
         torch.onnx.export(model, (x,), os.path.join(HERE, f"{name}_dynamo.onnx"), input_names=["x"],
                           output_names=["y"], opset_version=18, dynamo=True, external_data=False)
         print("exported", name)
+    export_loop_cell()   # TorchScript only: torch.export does not take data-dependent loops
 
 
 if __name__ == "__main__":

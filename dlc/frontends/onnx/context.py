@@ -112,6 +112,7 @@ class Context:
         self.node: ONode | None = None
         self.host = None         # makes nodes that run an ONNX node at run time (importer._HostNodes)
         self.fallback = None     # the same, when the reference fallback is on
+        self.opsets: dict = {}   # opset version by domain for the current node
 
     def op(self, op: str, inputs: Sequence[Value | None], **attrs):
         """Emit an IR node for the current ONNX node; returns its output(s).

@@ -65,6 +65,15 @@ def has_reference(op_type: str, domain: str, version: int) -> bool:
 def captured_names(proto: onnx.NodeProto) -> list[str]:
     """Names of outer-scope values the node's subgraphs read."""
     used: list[str] = []
+    for a in proto.attribute:
+        for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+            used += [n for n in graph_captures(sub) if n not in used]
+    return used
+
+
+def graph_captures(graph: onnx.GraphProto) -> list[str]:
+    """Names of outer-scope values a subgraph (or one nested in it) reads."""
+    used: list[str] = []
     defined: set[str] = set()
 
     def walk(g: onnx.GraphProto):
@@ -82,9 +91,7 @@ def captured_names(proto: onnx.NodeProto) -> list[str]:
             if o.name not in used:
                 used.append(o.name)
 
-    for a in proto.attribute:
-        for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs):
-            walk(sub)
+    walk(graph)
     return [n for n in used if n not in defined]
 
 

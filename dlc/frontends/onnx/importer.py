@@ -294,7 +294,7 @@ def _convert_node(cx: Context, proto: onnx.NodeProto, env: dict, opsets: dict[st
     opset = _node_version(opsets, domain)
     node = ONode(proto, inputs, opset, index)
     conv = find_converter(node.op_type, opset, domain)
-    cx.node = node
+    cx.node, cx.env, cx.opsets = node, env, opsets
     first_new = len(cx.g.nodes)
     try:
         if conv is None:
@@ -338,6 +338,64 @@ def _convert_node(cx: Context, proto: onnx.NodeProto, env: dict, opsets: dict[st
             cx.g._used.discard(v.name)
             v.name = cx.g.fresh_name(name)
         env[name] = v
+
+
+def convert_subgraph(cx: Context, graph: onnx.GraphProto, types: Sequence[tuple], name: str
+                     ) -> tuple[Graph, list[Value]]:
+    """An ONNX subgraph (a Loop or Scan body, an If branch) as an IR Graph.
+    Its inputs are the subgraph's formal inputs, typed by `types` ((dtype,
+    shape) each), then the outer values it reads that are not constants:
+    those are returned too (the node passes them as its last inputs). Outer
+    constants are used directly, so they still fold inside."""
+    from .fallback import graph_captures
+    node, env, opsets = cx.node, cx.env, cx.opsets
+    if len(types) != len(graph.input):
+        raise node.error(f"subgraph {graph.name!r} has {len(graph.input)} inputs, expected {len(types)}")
+    body = Graph(name)
+    inner: dict[str, Value] = {}
+    for vi, (dt, shape) in zip(graph.input, types):
+        inner[vi.name] = body.add_input(vi.name, dt, shape)
+    captured = []
+    for n in graph_captures(graph):
+        if n not in env:
+            raise node.error(f"subgraph {graph.name!r} reads {n!r}, which is not defined")
+        v = env[n]
+        if v.is_const:
+            inner[n] = v
+        else:
+            inner[n] = body.add_input(n, v.dtype, v.shape)
+            captured.append(v)
+    _add_initializers(body, graph, inner)
+    sub = Context(body)
+    sub.host, sub.fallback = cx.host, cx.fallback
+    for i, proto in enumerate(graph.node):
+        _convert_node(sub, proto, inner, opsets, i)
+    body.outputs = [_output(node, graph, o.name, inner) for o in graph.output]
+    cx.node, cx.env, cx.opsets = node, env, opsets
+    return body, captured
+
+
+def inline_subgraph(cx: Context, graph: onnx.GraphProto) -> list[Value]:
+    """Convert a subgraph's nodes into the current graph (an If branch
+    chosen at compile time); returns its outputs."""
+    node, env, opsets = cx.node, cx.env, cx.opsets
+    inner = dict(env)
+    _add_initializers(cx.g, graph, inner)
+    for i, proto in enumerate(graph.node):
+        _convert_node(cx, proto, inner, opsets, i)
+    cx.node, cx.env, cx.opsets = node, env, opsets
+    return [_output(node, graph, o.name, inner) for o in graph.output]
+
+
+def _add_initializers(g: Graph, graph: onnx.GraphProto, env: dict) -> None:
+    for t in graph.initializer:
+        env[t.name] = g.const(numpy_helper.to_array(t), name=t.name)
+
+
+def _output(node: ONode, graph: onnx.GraphProto, name: str, env: dict) -> Value:
+    if name not in env:
+        raise node.error(f"subgraph {graph.name!r}: output {name!r} is not produced by any node")
+    return env[name]
 
 
 def _convert_function(cx: Context, proto: onnx.NodeProto, node: ONode, env: dict, opsets: dict[str, int],
