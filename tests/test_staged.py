@@ -148,11 +148,16 @@ def test_inputs_that_decide_shapes_compile_per_value(caplog):
     assert caplog.text.count("new input values") == 3 and caplog.text.count("new data-dependent sizes") == 1
 
 
-def test_a_value_needed_from_inside_a_subgraph_node_is_still_refused():
-    """If whose branch needs a run-time value cannot be converted per value."""
-    branch = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["o"])], "b", [],
-                               [helper.make_tensor_value_info("o", 1, None)])
-    model = make_model([helper.make_node("If", ["c"], ["y"], then_branch=branch, else_branch=branch)],
+def test_an_if_branch_with_a_run_time_shape_input():
+    """The branches' Reshape target is an outer graph input: they compile per value."""
+    then = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["o"])], "t", [],
+                             [helper.make_tensor_value_info("o", 1, None)])
+    orelse = helper.make_graph([helper.make_node("Neg", ["x"], ["e"]),
+                                helper.make_node("Reshape", ["e", "shape"], ["o2"])], "e", [],
+                               [helper.make_tensor_value_info("o2", 1, None)])
+    model = make_model([helper.make_node("If", ["c"], ["y"], then_branch=then, else_branch=orelse)],
                        [("x", np.float32, [4]), ("shape", np.int64, [2]), ("c", np.bool_, [])], ["y"], opset=13)
-    with pytest.raises(dlc.UnsupportedError):
-        dlc.compile(model)
+    m, x = dlc.compile(model), rand(4)
+    for c, shape in ((True, [2, 2]), (False, [1, 4]), (True, [4, 1])):
+        feeds = {"x": x, "shape": np.array(shape, np.int64), "c": np.array(c)}
+        np.testing.assert_array_equal(m.run(None, feeds)[0], run_ort(model, feeds)[0])
