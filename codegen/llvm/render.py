@@ -12,22 +12,25 @@ import numpy as np
 from llvmlite import ir
 
 from .. import kir
-from ..kir import (Assign, Binary, Block, Buffer, Cast, Check, Cmp, Const, Expr, If, Kernel, Load,
-                   Loop, Select, Store, Unary, Var)
+from ..kir import (Assign, Binary, Block, Broadcast, Buffer, Cast, Check, Cmp, Const, Expr, Extract, If,
+                   Kernel, Load, Loop, Reduce, Select, Store, Unary, Var)
+from . import vmath
 
 I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
 PTR = ir.PointerType()
 VOID = ir.VoidType()
 
 
-def value_type(dt: np.dtype) -> ir.Type:
-    """LLVM type of a value in registers."""
+def value_type(dt: np.dtype, lanes: int = 1) -> ir.Type:
+    """LLVM type of a value in registers (a vector of `lanes` > 1)."""
     dt = np.dtype(dt)
     if dt.kind == "b":
-        return I1
-    if dt.kind == "f":
-        return {2: ir.HalfType(), 4: ir.FloatType(), 8: ir.DoubleType()}[dt.itemsize]
-    return ir.IntType(dt.itemsize * 8)
+        t = I1
+    elif dt.kind == "f":
+        t = {2: ir.HalfType(), 4: ir.FloatType(), 8: ir.DoubleType()}[dt.itemsize]
+    else:
+        t = ir.IntType(dt.itemsize * 8)
+    return ir.VectorType(t, lanes) if lanes > 1 else t
 
 
 def memory_type(dt: np.dtype) -> ir.Type:
@@ -64,7 +67,7 @@ class _KernelRenderer:
         self.vars: dict[Var, ir.Value] = {}        # loop indices: their phi
         self.slots: dict[Var, ir.Value] = {}       # locals: their alloca
         for v in kernel.locals:
-            self.slots[v] = self.b.alloca(value_type(v.dtype), name=v.name + ".slot")
+            self.slots[v] = self.b.alloca(value_type(v.dtype, v.lanes), name=v.name + ".slot")
         self.memo: dict[int, tuple[Expr, ir.Value]] = {}
 
     def render(self) -> ir.Function:
@@ -82,9 +85,17 @@ class _KernelRenderer:
             self.loop(s)
         elif isinstance(s, Store):
             val = self.expr(s.value)
+            lanes = s.value.lanes
             if s.buf.dtype.kind == "b":
-                val = self.b.zext(val, I8)
-            self.b.store(val, self.address(s.buf, s.idx))
+                val = self.b.zext(val, ir.VectorType(I8, lanes) if lanes > 1 else I8)
+            ptr = self.address(s.buf, s.idx)
+            if lanes == 1:
+                self.b.store(val, ptr)
+            elif s.count is None:
+                self.b.store(val, ptr, align=s.buf.dtype.itemsize)
+            else:
+                self.call(f"llvm.masked.store.{self.type_suffix(val.type)}.p0", VOID,
+                          [val, ptr, ir.Constant(I32, s.buf.dtype.itemsize), self.lane_mask(lanes, s.count)])
         elif isinstance(s, Assign):
             self.b.store(self.expr(s.value), self.slots[s.var])
         elif isinstance(s, If):
@@ -151,8 +162,22 @@ class _KernelRenderer:
                 return self.vars[e]
             return b.load(self.slots[e], name=e.name)
         if isinstance(e, Load):
+            if e.lanes > 1:
+                return self.vector_load(e)
             v = b.load(self.address(e.buf, e.idx), typ=memory_type(e.dtype), name=f"{e.buf.name}.v")
             return b.trunc(v, I1) if e.dtype.kind == "b" else v
+        if isinstance(e, Broadcast):
+            x = self.expr(e.x)
+            vt = ir.VectorType(x.type, e.lanes)
+            if isinstance(x, ir.Constant):
+                return ir.Constant(vt, [x] * e.lanes)
+            one = b.insert_element(ir.Constant(vt, ir.Undefined), x, ir.Constant(I32, 0))
+            return b.shuffle_vector(one, ir.Constant(vt, ir.Undefined),
+                                    ir.Constant(ir.VectorType(I32, e.lanes), [0] * e.lanes))
+        if isinstance(e, Extract):
+            return b.extract_element(self.expr(e.x), self.expr(e.lane))
+        if isinstance(e, Reduce):
+            return self.reduce(e.op, self.expr(e.x), e.x.dtype)
         if isinstance(e, Unary):
             return self.unary(e.op, self.expr(e.x), e.x.dtype)
         if isinstance(e, Binary):
@@ -170,8 +195,52 @@ class _KernelRenderer:
         if isinstance(e, Select):
             return b.select(self.expr(e.cond), self.expr(e.a), self.expr(e.b))
         if isinstance(e, Cast):
-            return self.cast(self.expr(e.x), e.x.dtype, e.dtype)
+            return self.cast(self.expr(e.x), e.x.dtype, e.dtype, e.lanes)
         raise TypeError(f"cannot render {type(e).__name__}")
+
+    # ------------------------------------------------------------ vectors
+    def lane_mask(self, lanes: int, count: Expr) -> ir.Value:
+        """<lanes x i1>: lane j is on when j < count."""
+        n = self.b.trunc(self.expr(count), I32) if count.dtype.itemsize == 8 else self.expr(count)
+        iota = ir.Constant(ir.VectorType(I32, lanes), list(range(lanes)))
+        vt = ir.VectorType(I32, lanes)
+        one = self.b.insert_element(ir.Constant(vt, ir.Undefined), n, ir.Constant(I32, 0))
+        splat = self.b.shuffle_vector(one, ir.Constant(vt, ir.Undefined), ir.Constant(vt, [0] * lanes))
+        return self.b.icmp_signed("<", iota, splat)
+
+    def vector_load(self, e: Load) -> ir.Value:
+        vt = ir.VectorType(memory_type(e.dtype), e.lanes)
+        ptr = self.address(e.buf, e.idx)
+        if e.count is None:
+            v = self.b.load(ptr, typ=vt, align=e.dtype.itemsize, name=f"{e.buf.name}.v")
+        else:
+            v = self.call(f"llvm.masked.load.{self.type_suffix(vt)}.p0", vt,
+                          [ptr, ir.Constant(I32, e.dtype.itemsize), self.lane_mask(e.lanes, e.count),
+                           ir.Constant(vt, None)])
+        return self.b.trunc(v, ir.VectorType(I1, e.lanes)) if e.dtype.kind == "b" else v
+
+    def reduce(self, op: str, x: ir.Value, dt: np.dtype) -> ir.Value:
+        """Fold the lanes pairwise (upper half onto lower half), then take lane 0."""
+        b, n = self.b, x.type.count
+        while n > 1:
+            half = n // 2
+            lo = b.shuffle_vector(x, x, ir.Constant(ir.VectorType(I32, half), list(range(half))))
+            hi = b.shuffle_vector(x, x, ir.Constant(ir.VectorType(I32, half), list(range(half, 2 * half))))
+            folded = self.binary(op, lo, hi, dt, True)
+            if n % 2:   # an odd lane left over
+                last = b.extract_element(x, ir.Constant(I32, n - 1))
+                first = self.binary(op, b.extract_element(folded, ir.Constant(I32, 0)), last, dt, True)
+                folded = b.insert_element(folded, first, ir.Constant(I32, 0))
+            x, n = folded, half
+        return b.extract_element(x, ir.Constant(I32, 0))
+
+    def scalarize(self, fn, x: ir.Value) -> ir.Value:
+        """Apply the scalar function `fn` to each lane of the vector `x`."""
+        out = ir.Constant(x.type, ir.Undefined)
+        for j in range(x.type.count):
+            lane = fn(self.b.extract_element(x, ir.Constant(I32, j)))
+            out = self.b.insert_element(out, lane, ir.Constant(I32, j))
+        return out
 
     def call(self, name: str, ret: ir.Type, args: list[ir.Value]) -> ir.Value:
         fn = self.module.globals.get(name)
@@ -181,12 +250,18 @@ class _KernelRenderer:
 
     @staticmethod
     def _suffix(t: ir.Type) -> str:
+        if isinstance(t, ir.VectorType):
+            return f"v{t.count}{_KernelRenderer._suffix(t.element)}"
         return {"float": "f32", "double": "f64", "half": "f16"}.get(str(t), str(t))
+
+    type_suffix = _suffix
 
     def unary(self, op: str, x: ir.Value, dt: np.dtype) -> ir.Value:
         b, t = self.b, x.type
         if dt.kind == "f":
             sfx = self._suffix(t)
+            if op in ("exp", "log", "tanh", "erf") and vmath.available(op, t):
+                return vmath.emit(self, op, x)
             if op == "neg":
                 return b.fneg(x)
             if op == "abs":
@@ -198,6 +273,8 @@ class _KernelRenderer:
             if op in _LLVM_MATH:
                 return self.call(f"llvm.{op}.{sfx}", t, [x])
             if op in _LIBM:
+                if isinstance(t, ir.VectorType):
+                    return self.scalarize(lambda v: self.unary(op, v, dt), x)
                 return self.call(op + ("f" if sfx == "f32" else ""), t, [x])
             raise TypeError(f"unary {op} on {dt}")
         if op == "neg":
@@ -217,7 +294,7 @@ class _KernelRenderer:
     def binary(self, op: str, a: ir.Value, c: ir.Value, dt: np.dtype, reassoc: bool) -> ir.Value:
         b, t = self.b, a.type
         if dt.kind == "f":
-            flags = ("reassoc", "nsz") if reassoc else ()
+            flags = ("reassoc", "nsz", "contract") if reassoc else ()
             sfx = self._suffix(t)
             if op in ("add", "sub", "mul", "div", "rem"):
                 return getattr(b, {"add": "fadd", "sub": "fsub", "mul": "fmul", "div": "fdiv",
@@ -268,15 +345,15 @@ class _KernelRenderer:
             r = b.udiv(a, safe) if op == "div" else b.urem(a, safe)
         return b.select(is_zero, zero, r)
 
-    def cast(self, x: ir.Value, src: np.dtype, dst: np.dtype) -> ir.Value:
+    def cast(self, x: ir.Value, src: np.dtype, dst: np.dtype, lanes: int = 1) -> ir.Value:
         b = self.b
-        st, dt_ = value_type(src), value_type(dst)
+        st, dt_ = value_type(src, lanes), value_type(dst, lanes)
         if src == dst:
             return x
         if dst.kind == "b":
             if src.kind == "f":
-                return b.fcmp_unordered("!=", x, ir.Constant(st, 0.0))
-            return b.icmp_unsigned("!=", x, ir.Constant(st, 0))
+                return b.fcmp_unordered("!=", x, vmath._c(st, 0.0))
+            return b.icmp_unsigned("!=", x, vmath._c(st, 0))
         if src.kind == "f" and dst.kind == "f":
             return b.fpext(x, dt_) if dst.itemsize > src.itemsize else b.fptrunc(x, dt_)
         if src.kind == "f":
