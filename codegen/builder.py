@@ -297,6 +297,11 @@ class KernelBuilder:
         return kir.binary("min", kir.binary("max", x, lo), hi)
 
     @staticmethod
+    def div(a, b) -> Expr:
+        """C division (truncating): for index math known to be non-negative."""
+        return kir.binary("div", a, b)
+
+    @staticmethod
     def floordiv(a, b) -> Expr:
         return kir.floordiv(a, b)
 

@@ -59,6 +59,9 @@ class Options:
     fallback: str | None = None  # "reference": unsupported ONNX nodes run on the host
     cache: bool = True           # use the on-disk compile cache (dlc/cache.py)
     kernel_timings: bool = False  # attribute compile time to kernels (dlc compile --timings)
+    # threads the parallel loops may use (None: DLC_NUM_THREADS, else all cores); not
+    # part of the generated code, so not of the cache key either
+    threads: int | None = None
 
     def __post_init__(self):
         self.disabled_passes = frozenset(self.disabled_passes) | frozenset(
@@ -94,6 +97,12 @@ def known_passes() -> frozenset:
     """Names `Options.disabled_passes` accepts: the graph passes of the
     pipelines and the non-graph STAGES."""
     return frozenset(p.__name__ for p in GENERIC_PASSES + SPECIALIZED_PASSES) | frozenset(STAGES)
+
+
+def codegen_target(options: Options):
+    """What the kernel schedules may assume: the host CPU's vectors and caches."""
+    from .codegen.target import GENERIC, host
+    return host() if options.target == "cpu" else GENERIC
 
 
 def check_target(target: str) -> str:
@@ -141,7 +150,7 @@ def build(g: Graph, options: Options, inplace: dict[int, int] | None = None) -> 
     if not all(v.static for v in g.inputs):
         raise ShapeError("build() needs static input shapes; specialize the graph first")
     g = optimize(g, options)
-    prog = _timed(options, "lower", lower_graph, g, options.plan_memory)
+    prog = _timed(options, "lower", lower_graph, g, options.plan_memory, True, codegen_target(options))
     if inplace:
         prog = alias_outputs(prog, inplace)
     render_seconds = {} if options.kernel_timings else None
@@ -171,7 +180,7 @@ def analyze(g: Graph, options: Options) -> tuple[Graph, Program]:
     """The passes and the lowering to kernel IR (no LLVM, no weights blob):
     what statistics and `dlc inspect` need."""
     g = optimize(g, options)
-    return g, lower_graph(g, options.plan_memory, weights=False)
+    return g, lower_graph(g, options.plan_memory, weights=False, target=codegen_target(options))
 
 
 def statistics(g: Graph, prog: Program, onnx_nodes: int | None = None) -> dict:

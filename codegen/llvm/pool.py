@@ -304,7 +304,7 @@ def ensure_loaded() -> int:
             import llvmlite.binding as llvm
 
             from .jit import NativeCode, compile_ir
-            native = NativeCode(compile_ir(str(build_module())).object_code)
+            native = NativeCode(compile_ir(str(build_module())).object_code, link_pool=False)
             addr = native.address(ENTRY)
             llvm.add_symbol(ENTRY, addr)
             reset = ctypes.CFUNCTYPE(None)(native.address(AFTER_FORK))

@@ -44,20 +44,118 @@ _LIBM = {"erf", "asinh", "acosh", "atanh", "log1p", "expm1"}
 _FCMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 
 
+# ------------------------------------------------------- parallel loops
+# A loop marked parallel whose estimated work is at least OUTLINE_WORK
+# (elementary operations, see _work) is outlined into its own function and
+# run through the thread pool (pool.py) in chunks of at least TASK_WORK.
+OUTLINE_WORK = 60_000
+TASK_WORK = 20_000
+THREADS_GLOBAL = "dlc_threads"   # i32 in each module: how many threads its parallel loops may use
+_EXPENSIVE = {"exp": 20, "log": 20, "tanh": 25, "erf": 30, "div": 4, "sqrt": 4, "pow": 40}
+
+
+def _expr_work(e) -> int:
+    if isinstance(e, (Const, Var)):
+        return 0
+    w = 1
+    if isinstance(e, Unary):
+        w = _EXPENSIVE.get(e.op, 1)
+    elif isinstance(e, Binary):
+        w = _EXPENSIVE.get(e.op, 1)
+    w *= max(e.lanes, 1)
+    for a in ("x", "a", "b", "cond", "lane", "count"):
+        c = getattr(e, a, None)
+        if isinstance(c, Expr):
+            w += _expr_work(c)
+    if isinstance(e, Load):
+        w += sum(_expr_work(i) for i in e.idx)
+    return w
+
+
+def _trip(s: Loop) -> int:
+    if isinstance(s.start, Const) and isinstance(s.stop, Const):
+        return max(s.stop.value - s.start.value, 0)
+    return 16   # bounds that depend on outer loops: a guess
+
+
+def _work(s) -> int:
+    """A static estimate of the operations a statement runs."""
+    if isinstance(s, Block):
+        return sum(_work(x) for x in s.stmts)
+    if isinstance(s, Loop):
+        return 2 + _trip(s) * (2 + _work(s.body))
+    if isinstance(s, Store):
+        return 1 + _expr_work(s.value) + sum(_expr_work(i) for i in s.idx)
+    if isinstance(s, Assign):
+        return 1 + _expr_work(s.value)
+    if isinstance(s, If):
+        return 1 + _expr_work(s.cond) + max(_work(s.then), _work(s.orelse) if s.orelse else 0)
+    if isinstance(s, Check):
+        return 1 + _expr_work(s.cond)
+    return 1
+
+
+def _uses(s, bufs: dict, vars_: dict, assigned: set) -> None:
+    """Collect the Buffers and Vars a statement touches (insertion-ordered
+    dicts) and the Vars it assigns."""
+    def ex(e):
+        if isinstance(e, Var):
+            vars_[e] = None
+        elif isinstance(e, Load):
+            bufs[e.buf] = None
+            for i in e.idx:
+                ex(i)
+        for a in ("x", "a", "b", "cond", "lane", "count"):
+            c = getattr(e, a, None)
+            if isinstance(c, Expr):
+                ex(c)
+
+    if isinstance(s, Block):
+        for x in s.stmts:
+            _uses(x, bufs, vars_, assigned)
+    elif isinstance(s, Loop):
+        ex(s.start)
+        ex(s.stop)
+        assigned.add(s.var)
+        _uses(s.body, bufs, vars_, assigned)
+    elif isinstance(s, Store):
+        bufs[s.buf] = None
+        for i in s.idx:
+            ex(i)
+        ex(s.value)
+        if s.count is not None:
+            ex(s.count)
+    elif isinstance(s, Assign):
+        vars_[s.var] = None
+        assigned.add(s.var)
+        ex(s.value)
+    elif isinstance(s, If):
+        ex(s.cond)
+        _uses(s.then, bufs, vars_, assigned)
+        if s.orelse is not None:
+            _uses(s.orelse, bufs, vars_, assigned)
+    elif isinstance(s, Check):
+        ex(s.cond)
+
+
 class _KernelRenderer:
-    def __init__(self, module: ir.Module, kernel: Kernel, may_alias=frozenset()):
+    def __init__(self, module: ir.Module, kernel: Kernel, may_alias=frozenset(), threads: bool = True):
         self.module = module
         self.k = kernel
+        self.threads = threads
+        self.outlined = 0
         args = [PTR] * (len(kernel.params) + len(kernel.scratch)) + ([PTR] if kernel.messages else [])
         self.fn = ir.Function(module, ir.FunctionType(VOID, args), kernel.name)
         self.fn.linkage = "internal"
         self.fn.attributes.add("noinline")
         self.fn.attributes.add("nounwind")
         self.ptrs: dict[Buffer, ir.Value] = {}
+        self.noalias: set[Buffer] = set()
         for i, (arg, buf) in enumerate(zip(self.fn.args, kernel.params + kernel.scratch)):
             arg.name = buf.name
             if i not in may_alias:
                 arg.add_attribute("noalias")
+                self.noalias.add(buf)
             self.ptrs[buf] = arg
         self.status = self.fn.args[-1] if kernel.messages else None
         if self.status is not None:
@@ -117,6 +215,9 @@ class _KernelRenderer:
             raise TypeError(f"cannot render {type(s).__name__}")
 
     def loop(self, s: Loop) -> None:
+        if s.parallel and self.threads and _work(s) >= OUTLINE_WORK and self._private(s):
+            self.outline(s)
+            return
         name = s.var.name
         start, stop = self.expr(s.start), self.expr(s.stop)
         pre = self.b.block
@@ -135,6 +236,99 @@ class _KernelRenderer:
         i.add_incoming(nxt, self.b.block)
         self.b.branch(cond_bb)
         self.b.position_at_end(end_bb)
+
+    # ---------------------------------------------------- parallel loops
+    def _private(self, s: Loop) -> bool:
+        """Whether no local the loop assigns is used outside it (else its
+        iterations carry a value and must stay in order on one thread)."""
+        bufs, inside, assigned = {}, {}, set()
+        _uses(s, bufs, inside, assigned)
+        if not any(v in self.slots for v in assigned):
+            return True
+        outside: dict = {}
+        _uses_except(self.k.body, s, outside)
+        return not any(v in outside for v in assigned if v in self.slots)
+
+    def outline(self, s: Loop) -> None:
+        """Run loop `s` on the thread pool: its body becomes a function of
+        (pointers, outer indices, locals, begin, end); a task function
+        unpacks those from a context struct and calls it for a chunk."""
+        bufs, used, assigned = {}, {}, set()
+        _uses(s.body, bufs, used, assigned)
+        bufs = [bf for bf in bufs if bf in self.ptrs]
+        outer = [v for v in used if v in self.vars and v is not s.var]
+        local = [v for v in used if v in self.slots]
+        name = f"{self.k.name}.par{self.outlined}"
+        self.outlined += 1
+        status = [self.status] if self.status is not None else []
+        types = [PTR] * (len(bufs) + len(status)) + [I64] * len(outer) + \
+            [value_type(v.dtype, v.lanes) for v in local]
+        body_fn = ir.Function(self.module, ir.FunctionType(VOID, types + [I64, I64]), name)
+        body_fn.linkage = "internal"
+        body_fn.attributes.add("noinline")
+        body_fn.attributes.add("nounwind")
+        child = _KernelRenderer.__new__(_KernelRenderer)
+        child.module, child.k, child.threads, child.outlined, child.fn = self.module, self.k, False, 0, body_fn
+        child.ptrs, child.noalias, child.vars, child.slots, child.memo = {}, set(), {}, {}, {}
+        args = list(body_fn.args)
+        for bf in bufs:
+            a = args.pop(0)
+            a.name = bf.name
+            if bf in self.noalias:
+                a.add_attribute("noalias")
+                child.noalias.add(bf)
+            child.ptrs[bf] = a
+        child.status = args.pop(0) if status else None
+        child.b = ir.IRBuilder(body_fn.append_basic_block("entry"))
+        for v in outer:
+            child.vars[v] = args.pop(0)
+            child.vars[v].name = v.name
+        for v in local:
+            a = args.pop(0)
+            child.slots[v] = child.b.alloca(a.type, name=v.name + ".slot")
+            child.b.store(a, child.slots[v])
+        for v in self.k.locals:   # the loop's own locals: private to each chunk
+            if v not in child.slots:
+                child.slots[v] = child.b.alloca(value_type(v.dtype, v.lanes), name=v.name + ".slot")
+        lo, hi = Var(f"{s.var.name}.begin"), Var(f"{s.var.name}.end")
+        child.vars[lo], child.vars[hi] = args
+        args[0].name, args[1].name = lo.name, hi.name
+        child.stmt(Loop(s.var, lo, hi, s.body, False))
+        child.b.ret_void()
+
+        # the task: unpack the context, shift the chunk by the loop's start, call the body
+        ctx_t = ir.LiteralStructType(types + [I64])
+        task = ir.Function(self.module, ir.FunctionType(VOID, [PTR, I64, I64]), name + ".task")
+        task.linkage = "internal"
+        task.attributes.add("nounwind")
+        tb = ir.IRBuilder(task.append_basic_block("entry"))
+        ctx, begin, end = task.args
+        fields = [tb.load(tb.gep(ctx, [ir.Constant(I32, 0), ir.Constant(I32, j)], inbounds=True,
+                                 source_etype=ctx_t), typ=t) for j, t in enumerate(ctx_t.elements)]
+        start = fields.pop()
+        tb.call(body_fn, fields + [tb.add(begin, start), tb.add(end, start)])
+        tb.ret_void()
+
+        # the caller: fill the context (an alloca in the entry block), hand it to the pool
+        b = self.b
+        cur = b.block
+        b.position_at_start(self.fn.entry_basic_block)
+        ctx = b.alloca(ctx_t, name=name + ".ctx")
+        b.position_at_end(cur)
+        start, stop = self.expr(s.start), self.expr(s.stop)
+        values = [self.ptrs[bf] for bf in bufs] + status + [self.vars[v] for v in outer] + \
+            [b.load(self.slots[v], name=v.name) for v in local] + [start]
+        for j, v in enumerate(values):
+            at = b.gep(ctx, [ir.Constant(I32, 0), ir.Constant(I32, j)], inbounds=True, source_etype=ctx_t)
+            # (llvmlite types this gep as a pointer to the struct and would refuse a plain store)
+            st = ir.instructions.StoreInstr(b.block, v, at)
+            st.align = None
+            b._insert(st)
+        per_iter = max(2 + _work(s.body), 1)
+        grain = max(1, -(-TASK_WORK // per_iter))
+        n = b.sub(stop, start, name=name + ".n")
+        b.call(_pool_entry(self.module), [task, ctx, n, ir.Constant(I64, grain), b.load(_threads_global(self.module),
+                                                                                          typ=I32)])
 
     # -------------------------------------------------------- expressions
     def address(self, buf: Buffer, idx) -> ir.Value:
@@ -370,7 +564,44 @@ class _KernelRenderer:
         return b.sext(x, dt_) if src.kind == "i" else b.zext(x, dt_)
 
 
-def render_kernel(module: ir.Module, kernel: Kernel, may_alias=frozenset()) -> ir.Function:
+def _uses_except(s, skip, vars_: dict) -> None:
+    """The Vars statement `s` touches outside its sub-statement `skip`."""
+    if s is skip:
+        return
+    if isinstance(s, Block):
+        for x in s.stmts:
+            _uses_except(x, skip, vars_)
+    elif isinstance(s, Loop):
+        _uses(Block([Assign(s.var, s.start), Assign(s.var, s.stop)]), {}, vars_, set())
+        _uses_except(s.body, skip, vars_)
+    elif isinstance(s, If):
+        _uses(Check(s.cond, 0), {}, vars_, set())
+        _uses_except(s.then, skip, vars_)
+        if s.orelse is not None:
+            _uses_except(s.orelse, skip, vars_)
+    else:
+        _uses(s, {}, vars_, set())
+
+
+def _pool_entry(module: ir.Module) -> ir.Function:
+    from .pool import ENTRY
+    fn = module.globals.get(ENTRY)
+    if fn is None:
+        fn = ir.Function(module, ir.FunctionType(VOID, [PTR, PTR, I64, I64, I32]), ENTRY)
+    return fn
+
+
+def _threads_global(module: ir.Module) -> ir.GlobalVariable:
+    g = module.globals.get(THREADS_GLOBAL)
+    if g is None:
+        g = ir.GlobalVariable(module, I32, THREADS_GLOBAL)
+        g.initializer = ir.Constant(I32, 1)
+    return g
+
+
+def render_kernel(module: ir.Module, kernel: Kernel, may_alias=frozenset(), threads: bool = True) -> ir.Function:
     """`may_alias`: indices of params (then scratch buffers) that may share
-    memory with another param; they are not marked ``noalias``."""
-    return _KernelRenderer(module, kernel, may_alias).render()
+    memory with another param; they are not marked ``noalias``. `threads`:
+    run big parallel loops on the thread pool (the module's THREADS_GLOBAL
+    says how many threads)."""
+    return _KernelRenderer(module, kernel, may_alias, threads).render()
