@@ -125,7 +125,7 @@ class KernelBuilder:
         (only the first `count` when given); it must be partial if `buf`
         may have an epilogue (they are scalar: run them with ``finish``)."""
         value = as_expr(value, buf.dtype)
-        if value.dtype != buf.dtype:
+        if value.dtype != kir.compute_dtype(buf.dtype):
             raise TypeError(f"store of {value.dtype} into {buf.name} ({buf.dtype})")
         hook = None if partial else self._store_hooks.get(buf)
         if hook is not None:
@@ -162,8 +162,10 @@ class KernelBuilder:
         return self.target.lanes(dtype)
 
     def can_vload(self, buf: Buffer) -> bool:
-        """Whether `buf` may be read with vector loads (memory, contiguous last axis)."""
-        return buf not in self._load_hooks and (buf.rank == 0 or buf.strides[-1] == 1)
+        """Whether `buf` may be read with vector loads (memory of a compute type,
+        contiguous last axis)."""
+        return buf not in self._load_hooks and kir.compute_dtype(buf.dtype) == buf.dtype and \
+            (buf.rank == 0 or buf.strides[-1] == 1)
 
     def vload(self, buf: Buffer, idx: Sequence, lanes: int, count=None) -> Expr:
         """``buf[idx[:-1], idx[-1] : idx[-1]+lanes]`` as one vector (the first

@@ -17,6 +17,12 @@ how many of them are real (a masked tail: other lanes read as 0 and are not
 written). Elementwise expressions work lane by lane; ``Broadcast`` makes a
 vector of one scalar, ``Extract`` takes one lane, ``Reduce`` folds the lanes.
 A Var may be a vector (a register-blocked accumulator).
+
+Storage-only types (float16, bfloat16, the float8/float4 types, 4- and 2-bit
+ints) exist only in memory: a Buffer may hold them, but expressions compute
+in their compute type (``dtypes.compute``: float32, or int8/uint8): a Load
+widens, a Store rounds (or wraps), and so does a Cast to one (``Cast.to``).
+The renderer's codecs are in llvm/storage.py.
 """
 from __future__ import annotations
 
@@ -24,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
+
+from ..ir.dtypes import compute as compute_dtype
 
 INDEX = np.dtype("int64")
 BOOL = np.dtype("bool")
@@ -71,7 +79,7 @@ class Const(Expr):
     __slots__ = ("value",)
 
     def __init__(self, value, dtype):
-        self.dtype = np.dtype(dtype)
+        self.dtype = compute_dtype(dtype)
         self.value = self.dtype.type(value).item()
 
 
@@ -81,7 +89,7 @@ class Var(Expr):
 
     def __init__(self, name: str, dtype=INDEX, lanes: int = 1):
         self.name = name
-        self.dtype = np.dtype(dtype)
+        self.dtype = compute_dtype(dtype)
         self.lanes = lanes
 
 
@@ -95,9 +103,11 @@ class Load(Expr):
             raise ValueError(f"load of {buf.name}{list(buf.shape)} with {len(idx)} indices")
         if lanes > 1 and buf.rank and buf.strides[-1] != 1:
             raise ValueError(f"vector load of {buf.name}: its last axis is not contiguous")
+        if lanes > 1 and compute_dtype(buf.dtype) != buf.dtype:
+            raise ValueError(f"vector load of {buf.name}: {buf.dtype} is a storage-only type")
         self.buf = buf
         self.idx = tuple(idx)
-        self.dtype = buf.dtype
+        self.dtype = compute_dtype(buf.dtype)
         self.lanes = lanes
         self.count = count
 
@@ -155,12 +165,15 @@ class Select(Expr):
 
 
 class Cast(Expr):
-    """Conversion with C semantics: float->int truncates, x->bool is x != 0."""
-    __slots__ = ("x", "lanes")
+    """Conversion with C semantics: float->int truncates (saturating),
+    x->bool is x != 0. ``to`` is the requested type: when it is a
+    reduced-precision float the value is rounded to it (and stays float32)."""
+    __slots__ = ("x", "to", "lanes")
 
     def __init__(self, x: Expr, dtype):
         self.x = x
-        self.dtype = np.dtype(dtype)
+        self.to = np.dtype(dtype)
+        self.dtype = compute_dtype(dtype)
         self.lanes = x.lanes
 
 
@@ -267,7 +280,7 @@ def cast(x, dtype) -> Expr:
     dtype = np.dtype(dtype)
     if x.dtype == dtype:
         return x
-    if isinstance(x, Const) and dtype.kind in "iuf" and x.dtype.kind in "iu":
+    if isinstance(x, Const) and dtype.kind in "iuf" and x.dtype.kind in "iu" and compute_dtype(dtype) == dtype:
         return Const(x.value, dtype)
     return Cast(x, dtype)
 

@@ -31,7 +31,7 @@ def format_expr(e: Expr) -> str:
     if isinstance(e, Select):
         return f"select({format_expr(e.cond)}, {format_expr(e.a)}, {format_expr(e.b)})"
     if isinstance(e, Cast):
-        return f"{e.dtype.name}({format_expr(e.x)})"
+        return f"{e.to.name}({format_expr(e.x)})"
     raise TypeError(type(e))
 
 

@@ -99,8 +99,8 @@ class CheckReport:
 def check(model, shapes: Mapping | None = None) -> CheckReport:
     """Check `model` (a path, bytes or ModelProto) without generating code."""
     from .frontends.onnx.fallback import has_reference
-    from .frontends.onnx.importer import MIN_OPSET, _all_nodes, _domain_version, load_model, model_opset, \
-        unsupported_nodes
+    from .frontends.onnx.importer import (MIN_OPSET, _all_nodes, _node_version, load_model, model_opset,
+                                          model_opsets, unsupported_nodes)
     model = load_model(model)
     opset = model_opset(model)
     report = CheckReport(model.graph.name or "(unnamed)", opset, len(model.graph.node))
@@ -118,7 +118,7 @@ def check(model, shapes: Mapping | None = None) -> CheckReport:
     no_reference = False
     for op, nodes in sorted(missing.items()):
         domain, _, op_type = op.rpartition(".")
-        version = opset if not domain else _domain_version(model, domain)
+        version = _node_version(model_opsets(model), domain)
         ref = has_reference(op_type, domain, version)
         no_reference |= not ref
         where = f" (domain {domain} v{version})" if domain else f" (opset {version})"
@@ -138,8 +138,8 @@ def check(model, shapes: Mapping | None = None) -> CheckReport:
                 if nm not in bad_types.setdefault(key, []):
                     bad_types[key].append(nm)
     for (op_type, dt), nodes in sorted(bad_types.items()):
-        report.add(ERROR, "unsupported-dtype", f"{op_type} (opset {opset}) on {dt}: dlc computes in float32/64, "
-                   f"int8-64, uint8-64 and bool only", nodes)
+        report.add(ERROR, "unsupported-dtype", f"{op_type} (opset {opset}) on {dt}: dlc has no string or complex "
+                   "tensors", nodes)
 
     # 3. lint on the ONNX graph
     training = _lint_training(model, opset, report, node_name)
@@ -147,7 +147,7 @@ def check(model, shapes: Mapping | None = None) -> CheckReport:
 
     # 4. import (unsupported nodes as host steps, to find every refusal), passes, lowering
     if not no_reference and not bad_types:
-        _check_import(model, shapes, report, training)
+        _check_import(model, shapes, report, training | {n for nodes in missing.values() for n in nodes})
     else:
         report.add(INFO, "skipped", "conversion, shape and lowering checks were skipped: fix the errors above "
                    "first (ops no implementation has, or unsupported element types)")
@@ -245,7 +245,8 @@ def _lint_inputs(model: onnx.ModelProto, report: CheckReport) -> None:
                    f"(dropped at compile time)", unused_inits)
 
 
-def _check_import(model, shapes, report: CheckReport, training: set[str]) -> None:
+def _check_import(model, shapes, report: CheckReport, skip: set[str]) -> None:
+    """`skip`: nodes already reported (training mode, ops without a converter)."""
     from .compiler import GENERIC_PASSES, Options, optimize, specialize
     from .codegen.lower import lower_graph
     from .frontends.onnx.importer import import_model
@@ -261,7 +262,7 @@ def _check_import(model, shapes, report: CheckReport, training: set[str]) -> Non
     for n in g.nodes:
         if n.op == "onnx_reference":
             spec = n.attrs["node"]
-            if spec.name in training or spec.reason.startswith("dlc has no converter"):
+            if spec.name in skip:
                 continue
             refused.setdefault((spec.op_type, spec.reason), []).append(spec.name)
     for (op_type, reason), nodes in sorted(refused.items()):

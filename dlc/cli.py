@@ -208,7 +208,8 @@ def cmd_compile(args) -> int:
 def _random_input(info, shapes: dict) -> np.ndarray:
     rng = np.random.default_rng(0)
     shape = shapes.get(info.name) or tuple(d if isinstance(d, int) else 1 for d in info.shape)
-    if info.dtype.kind == "f":
+    from .ir import dtypes
+    if dtypes.kind(info.dtype) == "f":
         return rng.standard_normal(shape).astype(info.dtype)
     if info.dtype.kind == "b":
         return rng.integers(0, 2, shape).astype(bool)

@@ -6,15 +6,17 @@ from typing import Sequence
 
 import numpy as np
 
+from . import dtypes
 from .errors import DLCError, ExecutionError
 from .graph import Graph, Node, Value
 
 
 def run_node(node: Node, args: Sequence[np.ndarray | None]) -> list[np.ndarray]:
-    """Evaluate one node on numpy arrays; outputs are cast to the node's output dtypes."""
+    """Evaluate one node on numpy arrays; outputs are cast to the node's output
+    dtypes. float16/bfloat16 inputs are computed in float32, as kernels do."""
     try:
         with np.errstate(all="ignore"):
-            res = node.opdef.ref(*args, **node.attrs)
+            res = node.opdef.ref(*[dtypes.widen(a) for a in args], **node.attrs)
     except DLCError:
         raise
     except Exception as e:

@@ -272,7 +272,7 @@ def test_compiled_gradient_graph_matches_interpreter(op, case):
 
 
 def test_dropout_mask_is_seeded_and_keeps_the_expected_fraction():
-    from dlc.ir.ops.random import dropout_mask
+    from dlc.ir.ops.dropout import dropout_mask
     m = dropout_mask((200, 100), seed=3, step=1, ratio=0.3)
     assert abs(m.mean() - 0.7) < 0.01
     assert np.array_equal(m, dropout_mask((200, 100), seed=3, step=1, ratio=0.3))

@@ -14,16 +14,16 @@ from tests.util import make_model, rand, run_ort
 
 def unsupported_model():
     nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="mm0"),
-             helper.make_node("CumSum", ["h", "axis"], ["c"], name="cumsum0"),
+             helper.make_node("Compress", ["h", "keep"], ["c"], name="compress0", axis=1),
              helper.make_node("Relu", ["c"], ["r"], name="relu0"),
-             helper.make_node("Hardmax", ["r"], ["hm"], name="hardmax0", axis=1),
-             helper.make_node("Add", ["hm", "r"], ["y"], name="add0")]
+             helper.make_node("Unique", ["r"], ["u"], name="unique0", axis=1),
+             helper.make_node("Add", ["u", "r"], ["y"], name="add0")]
     return make_model(nodes, [("x", np.float32, ["N", 4])], ["y"],
-                      {"w": rand(4, 6, seed=1), "axis": np.array(1, np.int64)})
+                      {"w": rand(4, 6, seed=1), "keep": np.array([1, 1, 0, 1, 1, 1], np.bool_)})
 
 
 def test_off_by_default_lists_every_unsupported_op():
-    with pytest.raises(dlc.UnsupportedError, match=r"CumSum \(nodes: cumsum0\); Hardmax \(nodes: hardmax0\)"):
+    with pytest.raises(dlc.UnsupportedError, match=r"Compress \(nodes: compress0\); Unique \(nodes: unique0\)"):
         dlc.compile(unsupported_model())
 
 
@@ -31,8 +31,8 @@ def test_fallback_matches_onnxruntime_and_warns_with_share(caplog):
     model = unsupported_model()
     with caplog.at_level(logging.WARNING, logger="dlc"):
         m = dlc.compile(model, fallback="reference")
-        assert m.fallback_nodes == ["cumsum0", "hardmax0"]
-        assert "will run on the host" in caplog.text and "cumsum0, hardmax0" in caplog.text
+        assert m.fallback_nodes == ["compress0", "unique0"]
+        assert "will run on the host" in caplog.text and "compress0, unique0" in caplog.text
         caplog.clear()
         for seed, n in ((0, 2), (1, 5), (2, 5)):
             x = rand(n, 4, seed=seed)
@@ -40,19 +40,21 @@ def test_fallback_matches_onnxruntime_and_warns_with_share(caplog):
     runtime_warnings = [r.getMessage() for r in caplog.records if "ran on the host" in r.getMessage()]
     assert len(runtime_warnings) == 1        # once per model
     msg = runtime_warnings[0]
-    assert "cumsum0 (CumSum," in msg and "hardmax0 (Hardmax," in msg and "% of run time" in msg
+    assert "compress0 (Compress," in msg and "unique0 (Unique," in msg and "% of run time" in msg
     exe = m.executable((((2, 4),), ()))
     assert isinstance(exe, StagedExecutable)
     assert [type(s).__name__ for s in exe.stages] == ["Segment", "HostStep", "Segment", "HostStep", "Segment"]
 
 
 def test_converter_refusal_falls_back():
-    """Resize in cubic mode has a converter that refuses it: the node runs on the host."""
-    nodes = [helper.make_node("Resize", ["x", "", "scales"], ["y"], name="resize0", mode="cubic"),
+    """Resize's converter refuses tf_crop_and_resize with nearest: the node runs on the host."""
+    nodes = [helper.make_node("Resize", ["x", "roi", "scales"], ["y"], name="resize0",
+                              coordinate_transformation_mode="tf_crop_and_resize"),
              helper.make_node("Sigmoid", ["y"], ["z"], name="sig0")]
     model = make_model(nodes, [("x", np.float32, [1, 1, 4, 4])], ["z"],
-                       {"scales": np.array([1, 1, 2, 2], np.float32)}, opset=13)
-    with pytest.raises(dlc.UnsupportedError, match="cubic"):
+                       {"roi": np.array([0, 0, 0.1, 0.2, 1, 1, 0.9, 0.8], np.float32),
+                        "scales": np.array([1, 1, 2, 2], np.float32)}, opset=13)
+    with pytest.raises(dlc.UnsupportedError, match="tf_crop_and_resize"):
         dlc.compile(model)
     m = dlc.compile(model, fallback="reference")
     assert m.fallback_nodes == ["resize0"]
@@ -103,5 +105,5 @@ def test_profile_shows_host_steps():
     m = dlc.compile(unsupported_model(), fallback="reference")
     p = m.profile({"x": rand(2, 4)}, repeat=3)
     hosts = [r for r in p.kernels() if r.kind == "host"]
-    assert sorted(r.name for r in hosts) == ["cumsum0", "hardmax0"]
-    assert "(host) cumsum0" in p.table()
+    assert sorted(r.name for r in hosts) == ["compress0", "unique0"]
+    assert "(host) compress0" in p.table()

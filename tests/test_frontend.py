@@ -28,23 +28,36 @@ def test_every_unsupported_op_listed_in_one_error_before_any_work(monkeypatch):
     assert "Relu" not in msg
 
 
-def test_old_opset_is_refused_with_advice():
-    model = make_model([helper.make_node("Relu", ["x"], ["y"])], [("x", np.float32, [2])], ["y"], opset=6)
-    with pytest.raises(dlc.UnsupportedError, match="opset 6.*version_converter"):
+def test_old_opsets_convert_with_their_own_semantics():
+    # opset 6: Add broadcasts B from `axis` only when broadcast=1
+    node = helper.make_node("Add", ["x", "b"], ["y"], broadcast=1, axis=1)
+    model = make_model([node], [("x", np.float32, [2, 3, 4]), ("b", np.float32, [3])], ["y"], opset=6)
+    x, b = rand(2, 3, 4), rand(3, seed=1)
+    np.testing.assert_allclose(dlc.compile(model).run(None, {"x": x, "b": b})[0], x + b[:, None])
+    # opset 1: Reshape takes its shape as an attribute
+    node = helper.make_node("Reshape", ["x"], ["y"], shape=[4, 6])
+    model = make_model([node], [("x", np.float32, [2, 3, 4])], ["y"], opset=1)
+    assert dlc.compile(model).run(None, {"x": x})[0].shape == (4, 6)
+
+
+def test_op_without_a_converter_at_an_old_opset_is_named():
+    node = helper.make_node("Tile", ["x", "t", "a"], ["y"])   # Tile-1 (tiles, axis) is not supported
+    model = make_model([node], [("x", np.float32, [2]), ("t", np.int64, []), ("a", np.int64, [])], ["y"], opset=5)
+    with pytest.raises(dlc.UnsupportedError, match="unsupported ops at opset 5: Tile"):
         dlc.compile(model)
 
 
-def test_float16_input_is_refused_clearly():
-    x = helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT16, [2])
+def test_unsupported_input_dtype_is_refused_clearly():
+    x = helper.make_tensor_value_info("x", onnx.TensorProto.COMPLEX64, [2])
     model = make_model([helper.make_node("Relu", ["x"], ["y"])], [x], ["y"])
-    with pytest.raises(dlc.UnsupportedError, match="input 'x': dtype float16 is not supported"):
+    with pytest.raises(dlc.UnsupportedError, match="input 'x': dtype complex64 is not supported"):
         dlc.compile(model)
 
 
-def test_float16_initializer_is_refused_clearly():
+def test_unsupported_initializer_dtype_is_refused_clearly():
     model = make_model([helper.make_node("Add", ["x", "w"], ["y"])], [("x", np.float32, [2])], ["y"],
-                       {"w": np.ones(2, np.float16)})
-    with pytest.raises(dlc.UnsupportedError, match="initializer 'w'.*float16"):
+                       {"w": np.ones(2, np.complex64)})
+    with pytest.raises(dlc.UnsupportedError, match="initializer 'w'.*complex64"):
         dlc.compile(model)
 
 
@@ -128,3 +141,38 @@ def test_ops_required_by_the_foundation_are_supported():
     ReduceProd ArgMax ArgMin Equal Less Greater Not And Or Where Resize Range Einsum""".split()
     missing = sorted(set(required) - set(supported_ops()))
     assert not missing, f"missing converters: {missing}"
+
+
+def test_op_without_converter_converts_through_its_onnx_function():
+    # MeanVarianceNormalization has no converter: the standard defines it as a function
+    from tests.util import check_op
+    check_op("MeanVarianceNormalization", {"x": rand(2, 3, 4, 5)}, {"axes": [0, 2, 3]}, opset=13)
+
+
+def test_context_dependent_function_gets_the_input_types():
+    from tests.util import check_op
+    # SoftmaxCrossEntropyLoss's body is built for the node's input types
+    labels = np.array([[0, 2], [1, 1], [2, 0]], np.int64)
+    check_op("SoftmaxCrossEntropyLoss", {"x": rand(3, 3, 2), "y": labels}, {"reduction": "mean"}, opset=13,
+             rtol=1e-4, atol=1e-5)
+
+
+def test_unsupported_op_inside_a_function_is_named_with_the_function(monkeypatch):
+    from dlc.frontends.onnx.registry import CONVERTERS
+    monkeypatch.delitem(CONVERTERS, ("", "Sqrt"))    # MeanVarianceNormalization's body needs Sqrt
+    node = helper.make_node("MeanVarianceNormalization", ["x"], ["y"], name="mvn")
+    model = make_model([node], [("x", np.float32, [2, 3, 4, 5])], ["y"], opset=13)
+    with pytest.raises(dlc.UnsupportedError,
+                       match="MeanVarianceNormalization node 'mvn' \\(converted through its ONNX function\\).*Sqrt"):
+        dlc.compile(model)
+
+
+def test_function_bodies_compute_float16_in_float32():
+    """A float16 op converted through its function computes in float32 and
+    rounds once: as the float32 model, rounded."""
+    from tests.util import check_model
+    x = rand(2, 3, 4, 5, low=-3, high=3)
+    mvn = lambda dt: make_model([helper.make_node("MeanVarianceNormalization", ["x"], ["y"])],  # noqa: E731
+                                [("x", dt, [2, 3, 4, 5])], ["y"], opset=13)
+    want = dlc.compile(mvn(np.float32)).run(None, {"x": x.astype(np.float16).astype(np.float32)})[0]
+    check_model(mvn(np.float16), {"x": x.astype(np.float16)}, expected=[want.astype(np.float16)], rtol=0, atol=0)

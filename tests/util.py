@@ -10,6 +10,7 @@ from onnx import helper, numpy_helper
 
 import dlc
 from dlc.frontends.onnx import import_model
+from dlc.ir import dtypes
 from dlc.ir.interpreter import interpret
 
 DEFAULT_OPSET = 21
@@ -70,18 +71,30 @@ def assert_close(got: np.ndarray, want: np.ndarray, rtol: float, atol: float, wh
     got, want = np.asarray(got), np.asarray(want)
     assert got.shape == want.shape, f"{what}: shape {got.shape} != expected {want.shape}"
     assert got.dtype == want.dtype, f"{what}: dtype {got.dtype} != expected {want.dtype}"
+    if dtypes.kind(want.dtype) == "f" and want.dtype.kind != "f":   # ml_dtypes' floats: compare as float32
+        got, want = got.astype(np.float32), want.astype(np.float32)
     if want.dtype.kind in "fc":
         np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True, err_msg=what)
     else:
         np.testing.assert_array_equal(got, want, err_msg=what)
 
 
+def run_onnx_reference(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    """The onnx package's reference evaluator (the conformance suite's oracle)."""
+    from onnx.reference import ReferenceEvaluator
+    return [np.asarray(o) for o in ReferenceEvaluator(model).run(None, dict(feeds))]
+
+
 def check_model(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray], rtol: float = 1e-4,
                 atol: float = 1e-5, interpreter: bool = True, expected: Sequence[np.ndarray] | None = None,
-                **compile_kwargs) -> list[np.ndarray]:
+                reference: str = "ort", **compile_kwargs) -> list[np.ndarray]:
     """Compile with dlc, run, and compare every output with onnxruntime
-    (or `expected`); also check the IR reference interpreter. Returns dlc's outputs."""
-    want = run_reference(model, feeds) if expected is None else list(expected)
+    (``reference="onnx"``: the onnx reference evaluator; or `expected`); also
+    check the IR reference interpreter. Returns dlc's outputs."""
+    if expected is not None:
+        want = list(expected)
+    else:
+        want = run_onnx_reference(model, feeds) if reference == "onnx" else run_reference(model, feeds)
     m = dlc.compile(model, **compile_kwargs)
     got = m.run(None, dict(feeds))
     assert len(got) == len(want)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 
+from ...ir import dtypes
 from .. import kir
+from . import storage, vmath
 from ..kir import (Assign, Binary, Block, Broadcast, Buffer, Cast, Check, Cmp, Const, Expr, Extract, If,
                    Kernel, Load, Loop, Reduce, Select, Store, Unary, Var)
-from . import vmath
 
-I1, I8, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(32), ir.IntType(64)
+I1, I8, I16, I32, I64 = ir.IntType(1), ir.IntType(8), ir.IntType(16), ir.IntType(32), ir.IntType(64)
+F32 = np.dtype("float32")
 PTR = ir.PointerType()
 VOID = ir.VoidType()
 
@@ -34,8 +36,10 @@ def value_type(dt: np.dtype, lanes: int = 1) -> ir.Type:
 
 
 def memory_type(dt: np.dtype) -> ir.Type:
-    """LLVM type of a value in memory (bool is one byte, as in numpy)."""
-    return I8 if np.dtype(dt).kind == "b" else value_type(dt)
+    """LLVM type of a value in memory (bool is one byte, as in numpy; the
+    storage-only types are in storage.py)."""
+    dt = np.dtype(dt)
+    return storage.memory_type(dt) or (I8 if dt.kind == "b" else value_type(dt))
 
 
 _LLVM_MATH = {"sqrt", "exp", "log", "sin", "cos", "tan", "tanh", "asin", "acos", "atan", "sinh",
@@ -186,6 +190,9 @@ class _KernelRenderer:
             lanes = s.value.lanes
             if s.buf.dtype.kind == "b":
                 val = self.b.zext(val, ir.VectorType(I8, lanes) if lanes > 1 else I8)
+            elif dtypes.is_storage_only(s.buf.dtype):
+                assert lanes == 1, "vector store of a storage-only type"
+                val = self.narrow(val, s.buf.dtype, s.value.dtype)
             ptr = self.address(s.buf, s.idx)
             if lanes == 1:
                 self.b.store(val, ptr)
@@ -358,7 +365,9 @@ class _KernelRenderer:
         if isinstance(e, Load):
             if e.lanes > 1:
                 return self.vector_load(e)
-            v = b.load(self.address(e.buf, e.idx), typ=memory_type(e.dtype), name=f"{e.buf.name}.v")
+            v = b.load(self.address(e.buf, e.idx), typ=memory_type(e.buf.dtype), name=f"{e.buf.name}.v")
+            if dtypes.is_storage_only(e.buf.dtype):
+                return self.widen(v, e.buf.dtype)
             return b.trunc(v, I1) if e.dtype.kind == "b" else v
         if isinstance(e, Broadcast):
             x = self.expr(e.x)
@@ -389,8 +398,17 @@ class _KernelRenderer:
         if isinstance(e, Select):
             return b.select(self.expr(e.cond), self.expr(e.a), self.expr(e.b))
         if isinstance(e, Cast):
+            if dtypes.is_storage_only(e.to):   # round (or wrap) to the storage type, keep its compute type
+                assert e.lanes == 1, "vector cast to a storage-only type"
+                return self.widen(self.narrow(self.expr(e.x), e.to, e.x.dtype), e.to)
             return self.cast(self.expr(e.x), e.x.dtype, e.dtype, e.lanes)
         raise TypeError(f"cannot render {type(e).__name__}")
+
+    def widen(self, v: ir.Value, dt: np.dtype) -> ir.Value:
+        return storage.widen(self, v, dt)
+
+    def narrow(self, v: ir.Value, dt: np.dtype, src: np.dtype = F32) -> ir.Value:
+        return storage.narrow(self, v, src, dt)
 
     # ------------------------------------------------------------ vectors
     def lane_mask(self, lanes: int, count: Expr) -> ir.Value:

@@ -1,7 +1,8 @@
 """The op registry. Each family module registers its ops on import."""
 from .base import (BROADCAST, ELEMWISE, INJECTIVE, KINDS, OPAQUE, OUT_FUSABLE, REDUCE, REGISTRY,
                    VIEW, OpDef, get_op, register)
-from . import dynamic, elementwise, fused, linalg, nn, normalization, random, reduce, shape  # noqa: F401
+from . import (cumulative, dropout, dynamic, elementwise, fused, image, indexing, linalg, nn,  # noqa: F401
+               normalization, pooling, random, recurrent, reduce, shape, sorting, spectral, text, trees)
 from .fused import kernel_name, node_sources
 
 __all__ = ["OpDef", "REGISTRY", "get_op", "register", "KINDS", "ELEMWISE", "BROADCAST", "INJECTIVE",

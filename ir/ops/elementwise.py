@@ -21,7 +21,7 @@ def np_erf(x: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------- type rules
 def _check_kind(x, kinds: str, op: str) -> None:
-    if x.dtype.kind not in kinds:
+    if dtypes.kind(x.dtype) not in kinds:
         want = {"f": "a float", "iu": "an integer", "b": "a bool", "iuf": "a numeric",
                 "fi": "a signed numeric", "iub": "an integer or bool"}.get(kinds, kinds)
         raise ShapeError(f"{op} expects {want} input, got {x.dtype.name}")
@@ -124,12 +124,41 @@ def _isinf_scalar(k, x, detect_positive=1, detect_negative=1):
 _unary("isinf", _isinf_ref, _isinf_scalar, out="bool")
 
 
-def _cast_infer(ins, to):
+def _cast_infer(ins, to, saturate=0):
     return dtypes.check(to, "cast"), ins[0].shape
 
 
-register(OpDef("cast", ELEMWISE, _cast_infer, lambda x, to: x.astype(to),
-               scalar=lambda k, x, to: k.cast(x, to), vjp=uvjp(lambda d, g, x, y, to: g)))
+def _to_e8m0(x):
+    """float32 -> float8e8m0: the exponent, rounded up, saturated (as the kernel)."""
+    bits = np.asarray(x, np.float32).view(np.uint32)
+    e = (bits >> 23) & 0xFF
+    up = ((bits & 0x7FFFFF) != 0) & (e < 0xFE)
+    e = np.where(e == 0xFF, e, e + up)
+    e = np.where((bits & 0x7FFFFFFF) == 0x00400000, 0, e)    # 2**-127 itself (code 0)
+    return e.astype(np.uint8).view(dtypes.float8_e8m0fnu)
+
+
+def _cast_ref(x, to, saturate=0):
+    if np.dtype(to) == dtypes.float8_e8m0fnu:
+        return _to_e8m0(x)
+    if saturate and np.dtype(to) in dtypes.FLOAT8:   # clamp to the largest finite value (NaN stays NaN)
+        info = dtypes.finfo(to)
+        with np.errstate(invalid="ignore"):
+            x = np.clip(x, float(info.min), float(info.max))
+    return x.astype(to)
+
+
+def _cast_scalar(k, x, to, saturate=0):
+    if saturate and np.dtype(to) in dtypes.FLOAT8 and x.dtype.kind in "fiu":
+        m = float(dtypes.finfo(to).max)
+        x = k.clamp(x, k.const(-m, x.dtype), k.const(m, x.dtype))
+    return k.cast(x, to)
+
+
+register(OpDef("cast", ELEMWISE, _cast_infer, _cast_ref, scalar=_cast_scalar,
+               vjp=uvjp(lambda d, g, x, y, to, saturate=0: g),
+               doc="numpy's astype; saturate=1 clamps to a float8 type's finite range first "
+                   "(float->4/2-bit int truncates and wraps, as ml_dtypes)"))
 
 
 # ----------------------------------------------------------- activations
@@ -239,14 +268,28 @@ def _div_ref(a, b):
 
 
 def _mod_ref(a, b, fmod=0):
-    if fmod or a.dtype.kind == "f":
-        with np.errstate(all="ignore"):
-            return np.fmod(a, b) if a.dtype.kind == "f" else np.where(b == 0, 0, np.fmod(a, np.where(b == 0, 1, b)))
+    with np.errstate(all="ignore"):
+        if a.dtype.kind == "f":   # fmod: C's fmod; else numpy's (Python's) floored mod
+            return np.fmod(a, b) if fmod else np.mod(a, b)
+        if fmod:
+            return np.where(b == 0, 0, np.fmod(a, np.where(b == 0, 1, b)))
     return np.where(b == 0, 0, np.mod(a, np.where(b == 0, 1, b))).astype(a.dtype)
 
 
+def _float_floormod(k, a, b):
+    """numpy's float mod: the sign of the divisor; a zero result is a zero
+    with the divisor's sign; x mod inf is x or +-inf."""
+    r = k.rem(a, b)
+    zero = k.zero(a.dtype)
+    r = k.select(k.ne(r, zero) & k.ne(r < zero, b < zero), r + b, r)
+    b_negative = (b < zero) | (k.eq(b, zero) & (1 / b < zero))   # 1/-0 is -inf
+    return k.select(k.eq(r, zero), k.select(b_negative, -zero, zero), r)
+
+
 def _mod(k, a, b, fmod=0):
-    return k.rem(a, b) if fmod or a.dtype.kind == "f" else k.floormod(a, b)
+    if a.dtype.kind == "f":
+        return k.rem(a, b) if fmod else _float_floormod(k, a, b)
+    return k.rem(a, b) if fmod else k.floormod(a, b)
 
 
 def _pow_ref(a, b):
@@ -291,25 +334,40 @@ _binary("prelu", lambda x, s: np.where(x < 0, x * s, x).astype(x.dtype),
 
 
 def _shift_ref(a, b, direction="left"):
+    """Shifts of a negative or too large amount give 0 (-1 for a right shift
+    of a negative signed value); a right shift of a signed value is arithmetic."""
     bits = a.dtype.itemsize * 8
+    a, b = np.broadcast_arrays(a, b)
+    bad = (b < 0) | (b >= bits)
+    safe = np.where(bad, 0, b)
     with np.errstate(all="ignore"):
-        r = np.left_shift(a, b) if direction == "left" else np.right_shift(a, b)
-    return np.where(b >= bits, 0, r).astype(a.dtype)
+        if direction == "left":
+            u = np.dtype(f"u{a.dtype.itemsize}")
+            r = np.left_shift(a.view(u) if a.dtype.kind == "i" else a, safe.astype(u)).view(a.dtype)
+        else:
+            r = np.right_shift(a, safe)
+    fill = np.where((a < 0) & (direction != "left"), -1, 0) if a.dtype.kind == "i" else 0
+    return np.where(bad, fill, r).astype(a.dtype)
 
 
 def _shift(k, a, b, direction="left"):
     bits = a.dtype.itemsize * 8
-    r = k.shl(a, b) if direction == "left" else k.shr(a, b)
-    return k.select(b >= bits, k.zero(a.dtype), r)  # LLVM leaves over-wide shifts undefined
+    bad = (b >= bits) | (b < 0) if a.dtype.kind == "i" else b >= bits
+    safe = k.select(bad, k.zero(a.dtype), b)     # LLVM leaves over-wide shifts undefined
+    r = k.shl(a, safe) if direction == "left" else k.shr(a, safe)
+    fill = k.zero(a.dtype)
+    if a.dtype.kind == "i" and direction != "left":
+        fill = k.select(a < 0, k.const(-1, a.dtype), fill)
+    return k.select(bad, fill, r)
 
 
-_binary("bitshift", _shift_ref, _shift, kinds="u")
+_binary("bitshift", _shift_ref, _shift, kinds="iu")
 
 
 # ------------------------------------------------------------------- where
 def _where_infer(ins, **_):
     c, a, b = ins
-    if c.dtype.kind != "b":
+    if dtypes.kind(c.dtype) != "b":
         raise ShapeError(f"where: condition must be bool, got {c.dtype.name}")
     if a.dtype != b.dtype:
         raise ShapeError(f"where: branch dtypes differ ({a.dtype.name} vs {b.dtype.name})")

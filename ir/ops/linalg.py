@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import dtypes
 from ..errors import ShapeError
 from ..shapes import broadcast
-from .base import OUT_FUSABLE, OpDef, register
+from .base import OPAQUE, OUT_FUSABLE, OpDef, register
 from .gemm import Blocking, gemm
 
 
@@ -15,7 +16,7 @@ def _matmul_infer(ins):
     a, b = ins
     if a.dtype != b.dtype:
         raise ShapeError(f"matmul: input dtypes differ ({a.dtype.name} vs {b.dtype.name})")
-    if a.dtype.kind not in "iuf":
+    if dtypes.kind(a.dtype) not in "iuf":
         raise ShapeError(f"matmul expects numeric inputs, got {a.dtype.name}")
     if a.rank < 2 or b.rank < 2:
         raise ShapeError(f"matmul needs operands of rank >= 2, got {list(a.shape)} and {list(b.shape)}")
@@ -170,3 +171,56 @@ def _matmul_vjp(d, ins, outs, gouts):
 
 register(OpDef("matmul", OUT_FUSABLE, _matmul_infer, _matmul_ref, lower=_matmul_lower, vjp=_matmul_vjp,
                doc="numpy matmul for rank >= 2 operands; leading (batch) dims broadcast"))
+
+
+# --------------------------------------------------------------------- det
+def _det_infer(ins):
+    x = ins[0]
+    if dtypes.kind(x.dtype) != "f":
+        raise ShapeError(f"det expects a float input, got {x.dtype.name}")
+    if x.rank < 2 or (isinstance(x.shape[-1], int) and isinstance(x.shape[-2], int) and x.shape[-1] != x.shape[-2]):
+        raise ShapeError(f"det needs square matrices [..., M, M], got {list(x.shape)}")
+    return x.dtype, x.shape[:-2]
+
+
+def _det_ref(x):
+    return np.linalg.det(x.astype(np.float64)).astype(x.dtype) if x.size else np.ones(x.shape[:-2], x.dtype)
+
+
+def _det_lower(k, ins, outs):
+    """Per matrix: LU with partial pivoting in a scratch copy; the
+    determinant is the product of the pivots, negated per row swap."""
+    x, out = ins[0], outs[0]
+    *batch, m, _ = x.shape
+    ct = dtypes.compute(x.dtype)
+    a = k.scratch(ct, [max(m, 1), max(m, 1)], "lu")
+    with k.loops(batch, "b", parallel=False) as bi:   # one scratch matrix: not in parallel
+        with k.loops([m, m], "c", parallel=False) as (i, j):
+            k.store(a, [i, j], k.cast(k.load(x, [*bi, i, j]), ct))
+        det = k.local(k.one(ct), "det")
+        with k.loop(m, "p") as p:
+            piv = k.local(p, "piv")
+            best = k.local(k.abs(k.load(a, [p, p])), "best")
+            with k.loop(m, "r", start=p + 1) as r:
+                v = k.abs(k.load(a, [r, p]))
+                with k.if_(v > best):
+                    k.assign(best, v)
+                    k.assign(piv, r)
+            with k.if_(k.ne(piv, p)):    # swap rows: the sign flips
+                with k.loop(m, "s") as s:
+                    t = k.local(k.load(a, [p, s]), "t")
+                    k.store(a, [p, s], k.load(a, [piv, s]))
+                    k.store(a, [piv, s], t)
+                k.assign(det, -det)
+            d = k.local(k.load(a, [p, p]), "pivot")
+            k.assign(det, det * d)
+            with k.if_(k.ne(d, k.zero(ct))):
+                with k.loop(m, "r", start=p + 1) as r:
+                    f = k.local(k.load(a, [r, p]) / d, "f")
+                    with k.loop(m, "s", start=p + 1) as s:
+                        k.store(a, [r, s], k.load(a, [r, s]) - f * k.load(a, [p, s]))
+        k.store(out, list(bi), det)
+
+
+register(OpDef("det", OPAQUE, _det_infer, _det_ref, lower=_det_lower,
+               doc="determinant of each trailing [M, M] matrix (LU with partial pivoting)"))

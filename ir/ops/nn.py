@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import dtypes
 from ..errors import ShapeError, UnsupportedError
 from ..shapes import is_known, unknown_dim
 from .gemm import Blocking, flat_index, gemm
@@ -153,7 +154,7 @@ def _check_float(op, *vals):
     for v in vals:
         if v is not None and v.dtype != dt:
             raise ShapeError(f"{op}: input dtypes differ ({dt.name} vs {v.dtype.name})")
-    if dt.kind != "f":
+    if dtypes.kind(dt) != "f":
         raise ShapeError(f"{op} expects float inputs, got {dt.name}")
 
 
@@ -688,7 +689,7 @@ def _pool_shape(x, kernel, strides, dilations, pads, pad_mode, ceil_mode):
 def _max_pool_infer(ins, kernel, strides, dilations, pads, pad_mode="explicit", ceil_mode=False,
                     storage_order=0, indices=False):
     x = ins[0]
-    if x.dtype.kind not in "fiu":
+    if dtypes.kind(x.dtype) not in "fiu":
         raise ShapeError(f"max_pool expects a numeric input, got {x.dtype.name}")
     shape = _pool_shape(x, kernel, strides, dilations, pads, pad_mode, ceil_mode)
     return [(x.dtype, shape), (INDEX, shape)] if indices else (x.dtype, shape)
@@ -925,7 +926,7 @@ F32, F64 = np.dtype("float32"), np.dtype("float64")
 COORD_MODES = ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
                "tf_half_pixel_for_nn")
 NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil", "simple")
-RESIZE_MODES = ("nearest", "linear")
+RESIZE_MODES = ("nearest", "linear", "cubic")
 ASPECT_POLICIES = ("stretch", "not_larger", "not_smaller")
 
 
@@ -1033,6 +1034,26 @@ def _linear_taps(m, x, ax: _Axis):
     return i1, i2, xc - m.cast(i1, F32)
 
 
+def _cubic_taps(m, x, ax: _Axis, a: float, exclude_outside: bool):
+    """The four taps floor(x)-1 .. floor(x)+2 (clamped to the axis) and Keys'
+    cubic weights with coefficient `a`; with `exclude_outside`, taps outside
+    the axis weigh 0 and the others are renormalized (as onnxruntime)."""
+    fl = m.floor(x)
+    s = x - fl
+    i0 = m.cast(fl, INDEX)
+    t = [s + 1.0, s, 1.0 - s, 2.0 - s]
+    w = [((a * t[0] - 5 * a) * t[0] + 8 * a) * t[0] - 4 * a,
+         ((a + 2) * t[1] - (a + 3)) * t[1] * t[1] + 1.0,
+         ((a + 2) * t[2] - (a + 3)) * t[2] * t[2] + 1.0,
+         ((a * t[3] - 5 * a) * t[3] + 8 * a) * t[3] - 4 * a]
+    idx = [i0 + (j - 1) for j in range(4)]
+    if exclude_outside:
+        w = [m.select((i >= 0) & (i < ax.size), wj, wj * 0.0) for i, wj in zip(idx, w)]
+        total = w[0] + w[1] + w[2] + w[3]
+        w = [wj / total for wj in w]
+    return [(m.clamp(i, 0, ax.size - 1), wj) for i, wj in zip(idx, w)]
+
+
 def _resize_args(x_shape, scales, sizes, axes, policy):
     scales = None if scales is None or np.size(scales) == 0 else [float(s) for s in np.reshape(scales, -1)]
     sizes = None if sizes is None or np.size(sizes) == 0 else [int(s) for s in np.reshape(sizes, -1)]
@@ -1045,7 +1066,7 @@ def _resize_args(x_shape, scales, sizes, axes, policy):
 
 
 def _resize_infer(ins, mode="nearest", coord="half_pixel", nearest="round_prefer_floor", axes=None,
-                  policy="stretch"):
+                  policy="stretch", cubic_a=-0.75, exclude_outside=0):
     x = ins[0]
     scales = ins[1] if len(ins) > 1 else None
     sizes = ins[2] if len(ins) > 2 else None
@@ -1053,8 +1074,8 @@ def _resize_infer(ins, mode="nearest", coord="half_pixel", nearest="round_prefer
                              ("nearest", nearest, NEAREST_MODES), ("policy", policy, ASPECT_POLICIES)):
         if v not in choices:
             raise ShapeError(f"resize {name} {v!r} is not one of {', '.join(choices)}")
-    if mode == "linear":
-        _check_float("resize (linear)", x)
+    if mode in ("linear", "cubic"):
+        _check_float(f"resize ({mode})", x)
     if x.rank == 0:
         raise ShapeError("resize needs an input of rank >= 1")
     if axes is not None and (sorted(set(axes)) != sorted(axes) or any(not 0 <= a < x.rank for a in axes)):
@@ -1075,7 +1096,7 @@ def _resize_infer(ins, mode="nearest", coord="half_pixel", nearest="round_prefer
 
 
 def _resize_ref(x, scales=None, sizes=None, *, mode="nearest", coord="half_pixel", nearest="round_prefer_floor",
-                axes=None, policy="stretch"):
+                axes=None, policy="stretch", cubic_a=-0.75, exclude_outside=0):
     m = _NumpyMath
     plan = _resize_args(x.shape, scales, sizes, axes, policy)
     taps = []   # per axis: [(indices, weights or None)]
@@ -1086,6 +1107,9 @@ def _resize_ref(x, scales=None, sizes=None, *, mode="nearest", coord="half_pixel
         elif mode == "nearest":
             idx = _nearest_index(m, _source_coord(m, o, ax, coord), ax, nearest)
             taps.append([(np.broadcast_to(idx, o.shape), None)])
+        elif mode == "cubic":
+            taps.append([(np.broadcast_to(i, o.shape), np.broadcast_to(w, o.shape)) for i, w in
+                         _cubic_taps(m, _source_coord(m, o, ax, coord), ax, cubic_a, bool(exclude_outside))])
         else:
             i1, i2, lam = _linear_taps(m, _source_coord(m, o, ax, coord), ax)
             taps.append([(np.broadcast_to(i1, o.shape), 1 - lam), (np.broadcast_to(i2, o.shape), lam)])
@@ -1101,7 +1125,7 @@ def _resize_ref(x, scales=None, sizes=None, *, mode="nearest", coord="half_pixel
 
 
 def _resize_lower(k, ins, outs, mode="nearest", coord="half_pixel", nearest="round_prefer_floor", axes=None,
-                  policy="stretch"):
+                  policy="stretch", cubic_a=-0.75, exclude_outside=0):
     x, y = ins[0], outs[0]
     scales = ins[1].const if len(ins) > 1 and ins[1] is not None else None
     sizes = ins[2].const if len(ins) > 2 and ins[2] is not None else None
@@ -1119,6 +1143,9 @@ def _resize_lower(k, ins, outs, mode="nearest", coord="half_pixel", nearest="rou
             elif mode == "nearest":
                 taps.append([(k.local(_nearest_index(k, _source_coord(k, o, ax, coord), ax, nearest), f"src{d}"),
                               None)])
+            elif mode == "cubic":
+                taps.append([(k.local(i, f"i{d}_{j}"), k.local(w, f"w{d}_{j}")) for j, (i, w) in enumerate(
+                    _cubic_taps(k, _source_coord(k, o, ax, coord), ax, cubic_a, bool(exclude_outside)))])
             else:
                 i1, i2, lam = _linear_taps(k, _source_coord(k, o, ax, coord), ax)
                 i1, i2, lam = k.local(i1, f"lo{d}"), k.local(i2, f"hi{d}"), k.local(lam, f"w{d}")
@@ -1139,4 +1166,84 @@ def _resize_lower(k, ins, outs, mode="nearest", coord="half_pixel", nearest="rou
 
 
 register(OpDef("resize", OPAQUE, _resize_infer, _resize_ref, lower=_resize_lower, static_inputs=(1, 2),
-               doc="nearest / linear resize of any axes; inputs x, scales (float32) or sizes (int64)"))
+               doc="nearest / linear / cubic resize of any axes; inputs x, scales (float32) or sizes (int64)"))
+
+
+# -------------------------------------------- resize as per-axis matrices
+def _aa_linear(ratio, scale):
+    scale = min(scale, 1.0)
+    start = int(np.floor(-1 / scale) + 1)
+    args = (np.arange(start, start + 2 - 2 * start) - ratio) * scale
+    c = np.clip(1 - np.abs(args), 0, 1)
+    return c / c.sum()
+
+
+def _aa_cubic(ratio, scale, a):
+    scale = min(scale, 1.0)
+
+    def coeff(x):
+        x = abs(x)
+        if x <= 1:
+            return (a + 2) * x ** 3 - (a + 3) * x ** 2 + 1
+        if x < 2:
+            return a * x ** 3 - 5 * a * x ** 2 + 8 * a * x - 4 * a
+        return 0.0
+    start = int(np.floor(-2 / scale) + 1)
+    c = np.array([coeff(scale * (i - ratio)) for i in range(start, 2 - start)])
+    return c / c.sum()
+
+
+def _plain_coeffs(ratio, mode, a):
+    if mode == "linear":
+        return np.array([1 - ratio, ratio])
+    r = ratio
+    return np.array([((a * (r + 1) - 5 * a) * (r + 1) + 8 * a) * (r + 1) - 4 * a,
+                     ((a + 2) * r - (a + 3)) * r * r + 1,
+                     ((a + 2) * (1 - r) - (a + 3)) * (1 - r) * (1 - r) + 1,
+                     ((a * (2 - r) - 5 * a) * (2 - r) + 8 * a) * (2 - r) - 4 * a])
+
+
+def resize_matrix(size: int, out: int, scale: float, mode: str, coord: str, roi=(0.0, 1.0), antialias=False,
+                  cubic_a=-0.75, exclude_outside=False):
+    """One axis of a linear or cubic resize as a matrix W [out, size] and the
+    rows that take the extrapolation value instead (tf_crop_and_resize
+    outside the input): the ONNX reference's arithmetic, in float64, with
+    edge padding. Antialiasing widens the filter by 1/scale when shrinking."""
+    w = np.zeros((out, size))
+    extrapolate = np.zeros(out, bool)
+    for x in range(out):
+        if coord == "align_corners":
+            xo = 0.0 if out == 1 else x * (size - 1) / (out - 1)
+        elif coord == "asymmetric":
+            xo = x / scale
+        elif coord == "tf_crop_and_resize":
+            xo = (roi[1] - roi[0]) * (size - 1) / 2 if out == 1 else x * (roi[1] - roi[0]) * (size - 1) / (out - 1)
+            xo += roi[0] * (size - 1)
+            if xo < 0 or xo > size - 1:
+                extrapolate[x] = True
+                continue
+        elif coord == "pytorch_half_pixel":
+            xo = -0.5 if out == 1 else (x + 0.5) / scale - 0.5
+        elif coord == "half_pixel_symmetric":
+            offset = size / 2 * (1 - out / (scale * size))
+            xo = offset + (x + 0.5) / scale - 0.5
+        else:
+            xo = (x + 0.5) / scale - 0.5
+        base = int(np.floor(xo))
+        ratio = 1.0 if float(xo).is_integer() else xo - base
+        if antialias:
+            c = _aa_linear(ratio, scale) if mode == "linear" else _aa_cubic(ratio, scale, cubic_a)
+        else:
+            c = _plain_coeffs(ratio, mode, cubic_a)
+        # the len(c) nearest indices to xo in the edge-padded axis, ties to the lower (the reference's)
+        k = len(c)
+        pad = -(-k // 2)
+        xp = xo + pad
+        near = sorted(sorted(range(size + 2 * pad), key=lambda i: (abs(xp - i), i))[:k])
+        idx = np.array(near) - pad
+        if exclude_outside:
+            c = np.where((idx < 0) | (idx >= size), 0.0, c)
+            c = c / c.sum()
+        for i, ci in zip(np.clip(idx, 0, size - 1), c):
+            w[x, i] += ci
+    return w, extrapolate

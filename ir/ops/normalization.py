@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import dtypes
 from ..errors import ShapeError
 from ..shapes import axes as norm_axes
 from ..shapes import axis as norm_axis
@@ -17,7 +18,7 @@ from .reduce import highest, lowest, reduce_infer, reduce_loops, row_loops
 
 
 def _check_float(x, op):
-    if x.dtype.kind != "f":
+    if dtypes.kind(x.dtype) != "f":
         raise ShapeError(f"{op} expects a float input, got {x.dtype.name}")
 
 
@@ -133,11 +134,36 @@ register(OpDef("normalize", REDUCE, _normalize_infer, _normalize_ref, lower=_nor
                doc="(x - mean) / sqrt(var + epsilon) over the axes from `axis` to the last"))
 
 
+# ------------------------------------------------------------ rms_normalize
+def _rms_lower(k, ins, outs, axis, epsilon):
+    x, out = ins[0], outs[0]
+    axes = tuple(range(axis, x.rank))
+    n = k.const(int(np.prod(x.shape[axis:], dtype=np.int64)), x.dtype)
+    with row_loops(k, x, axes) as (inner_loops, at):
+        ss = k.local(k.zero(x.dtype), "ss")
+        with inner_loops() as r:
+            v = k.load(x, at(r))
+            k.accumulate(ss, v * v)
+        inv = k.local(1 / k.sqrt(ss / n + k.const(epsilon, x.dtype)), "inv_rms")
+        with inner_loops() as r:
+            k.store(out, at(r), k.load(x, at(r)) * inv)
+
+
+def _rms_ref(x, axis, epsilon):
+    axes = tuple(range(axis, x.ndim))
+    ms = np.mean(np.square(x), axis=axes, keepdims=True)
+    return (x / np.sqrt(ms + x.dtype.type(epsilon))).astype(x.dtype)
+
+
+register(OpDef("rms_normalize", OPAQUE, _normalize_infer, _rms_ref, lower=_rms_lower,
+               doc="x / sqrt(mean(x^2) + epsilon) over the axes from `axis` to the last"))
+
+
 # ---------------------------------------------------------- argmax/argmin
 def _arg_infer(op):
     def infer(ins, axis, keepdims, select_last_index=0):
         x = ins[0]
-        if x.dtype.kind not in "iuf":
+        if dtypes.kind(x.dtype) not in "iuf":
             raise ShapeError(f"{op} expects a numeric input, got {x.dtype.name}")
         if x.rank == 0 or norm_axis(axis, x.rank) != axis:
             raise ShapeError(f"{op}: axis {axis} must be normalized (non-negative, in range)")

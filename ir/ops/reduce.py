@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from .. import dtypes
 from ..errors import ShapeError
 from ..shapes import axes as norm_axes
 from .base import REDUCE, OpDef, register
@@ -23,11 +24,13 @@ def reduce_infer(ins, axes, keepdims):
 
 
 def lowest(dt: np.dtype):
-    return -np.inf if dt.kind == "f" else False if dt.kind == "b" else np.iinfo(dt).min
+    kind = dtypes.kind(dt)
+    return -np.inf if kind == "f" else False if kind == "b" else np.iinfo(dt).min
 
 
 def highest(dt: np.dtype):
-    return np.inf if dt.kind == "f" else True if dt.kind == "b" else np.iinfo(dt).max
+    kind = dtypes.kind(dt)
+    return np.inf if kind == "f" else True if kind == "b" else np.iinfo(dt).max
 
 
 @contextmanager

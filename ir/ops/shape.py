@@ -120,6 +120,19 @@ register(
 )
 
 
+# ----------------------------------------------------------------- bitcast
+def _bitcast_infer(ins, to):
+    x, to = ins[0], np.dtype(to)
+    if x.dtype.itemsize != to.itemsize:
+        raise ShapeError(f"bitcast from {x.dtype.name} to {to.name}: the sizes differ "
+                         f"({x.dtype.itemsize} and {to.itemsize} bytes)")
+    return to, x.shape
+
+
+register(OpDef("bitcast", VIEW, _bitcast_infer, lambda x, to: x.view(to),
+               doc="the same bytes seen as another dtype of the same size (a view)"))
+
+
 # -------------------------------------------------------------- transpose
 def _perm(rank, perm):
     p = tuple(range(rank))[::-1] if perm is None else tuple(int(a) for a in perm)

@@ -59,6 +59,8 @@ def collapse_views(g: Graph, n: Node):
     if src.producer is None or src.producer.opdef.kind != "view":
         return None
     base = src.producer.inputs[0]
+    if base.dtype != n.outputs[0].dtype:   # a bitcast in the chain: a reshape would lose it
+        return None
     shape = g.const(np.array(n.outputs[0].shape, np.int64))
     return [g.op("reshape", [base, shape], source=n.source)]
 

@@ -1,6 +1,7 @@
 """Elementwise ops against onnxruntime: every op, dtypes, broadcasting,
 size-1 and size-0 dims, special values."""
 import numpy as np
+import onnx
 import pytest
 
 import dlc
@@ -154,9 +155,9 @@ def test_cast_like():
     check_op("CastLike", {"x": rand(3, 4), "t": np.zeros(1, np.int64)}, constants=["t"])
 
 
-def test_cast_to_float16_is_refused_naming_the_node():
-    with pytest.raises(dlc.UnsupportedError, match="Cast_0.*float16"):
-        check_op("Cast", {"x": rand(3)}, {"to": 10})
+def test_cast_to_string_is_refused_naming_the_node():
+    with pytest.raises(dlc.UnsupportedError, match="Cast_0.*string"):
+        check_op("Cast", {"x": rand(3)}, {"to": onnx.TensorProto.STRING})
 
 
 @pytest.mark.parametrize("opset", [7, 11, 13])
@@ -207,7 +208,7 @@ def test_dropout_mask_output():
 
 
 def test_training_dropout_draws_a_seeded_mask():
-    from dlc.ir.ops.random import dropout_mask
+    from dlc.ir.ops.dropout import dropout_mask
     model = make_model([helper.make_node("Dropout", ["x", "r", "t"], ["y"], name="drop", seed=11)],
                        [("x", np.float32, [30, 40])], ["y"],
                        {"r": np.array(0.25, np.float32), "t": np.array(True)}, opset=13)
@@ -215,14 +216,6 @@ def test_training_dropout_draws_a_seeded_mask():
     want = np.where(dropout_mask(x.shape, seed=11, step=0, ratio=0.25), x / np.float32(0.75), 0).astype(np.float32)
     check_model(model, {"x": x}, expected=[want])
     assert 0.7 < np.mean(want != 0) < 0.8
-
-
-def test_training_dropout_mask_output_is_refused():
-    model = make_model([helper.make_node("Dropout", ["x", "r", "t"], ["y", "m"], name="drop")],
-                       [("x", np.float32, [3])], ["y", "m"],
-                       {"r": np.array(0.5, np.float32), "t": np.array(True)}, opset=13)
-    with pytest.raises(dlc.UnsupportedError, match="drop.*mask"):
-        dlc.compile(model)
 
 
 def test_constant_node():

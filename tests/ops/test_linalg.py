@@ -154,7 +154,21 @@ def test_symbolic_dims(op, equation, shapes):
                         for i, (nm, s) in enumerate(zip(names, shapes))})
 
 
-def test_einsum_diagonal_is_unsupported_and_named():
-    model = make_model([_node("Einsum", ["a"], "diag", equation="ii->i")], [("a", np.float32, [3, 3])], ["y"])
-    with pytest.raises(dlc.UnsupportedError, match="diag"):
-        dlc.compile(model)
+@pytest.mark.parametrize("equation,shapes", [
+    ("ii->i", [(3, 3)]), ("ii", [(4, 4)]), ("...ii->...i", [(2, 3, 3)]), ("bii,bi->b", [(2, 3, 3), (2, 3)]),
+    ("iij->ji", [(3, 3, 2)]), ("ijij->ij", [(2, 3, 2, 3)]),
+])
+def test_einsum_diagonals(equation, shapes):
+    names = [f"x{i}" for i in range(len(shapes))]
+    check_op("Einsum", {nm: rand(*s, seed=i) for i, (nm, s) in enumerate(zip(names, shapes))},
+             {"equation": equation}, reference="onnx")
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4), (1,) * 2, (2, 3, 5, 5)])
+def test_det(shape):
+    check_op("Det", {"x": rand(*shape)}, rtol=1e-4, atol=1e-5)
+
+
+def test_det_singular_and_pivoting():
+    x = np.array([[[0, 1, 2], [1, 0, 3], [4, -3, 8]], [[1, 2, 3], [2, 4, 6], [1, 1, 1]]], np.float32)
+    check_op("Det", {"x": x})

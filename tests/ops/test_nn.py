@@ -388,7 +388,38 @@ def test_invalid_attributes_name_the_node(op, inputs, attrs, cls):
 
 def test_unsupported_resize_modes_name_the_node():
     x, scales = rand(1, 1, 4, 4), np.array([1, 1, 2, 2], np.float32)
-    for attrs in [dict(mode="cubic"), dict(coordinate_transformation_mode="tf_crop_and_resize")]:
+    for attrs in [dict(mode="nearest", coordinate_transformation_mode="tf_crop_and_resize")]:
         with pytest.raises(dlc.UnsupportedError, match="the_node"):
             _compile_one("Resize", {"x": x, "roi": np.zeros(0, np.float32), "scales": scales}, attrs,
                          consts=("roi", "scales"))
+
+
+@pytest.mark.parametrize("coord", ["half_pixel", "align_corners", "asymmetric", "pytorch_half_pixel"])
+@pytest.mark.parametrize("scales", [[1, 1, 2.0, 1.5], [1, 1, 0.6, 0.8]])
+@pytest.mark.parametrize("exclude_outside", [0, 1])
+def test_resize_cubic(coord, scales, exclude_outside):
+    x = rand(1, 2, 5, 6)
+    check_op("Resize", {"x": x, "roi": np.zeros(0, np.float32), "scales": np.array(scales, np.float32)},
+             {"mode": "cubic", "coordinate_transformation_mode": coord, "exclude_outside": exclude_outside,
+              "cubic_coeff_a": -0.5 if exclude_outside else -0.75},
+             constants=["roi", "scales"], opset=13, rtol=1e-4, atol=1e-5)
+
+
+def test_resize_cubic_sizes():
+    check_op("Resize", {"x": rand(2, 3, 4, 4), "roi": None, "scales": None, "sizes": np.array([2, 3, 7, 3], np.int64)},
+             {"mode": "cubic"}, constants=["sizes"], opset=18, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["linear", "cubic"])
+@pytest.mark.parametrize("scales", [[1, 1, 0.6, 0.5], [1, 1, 0.8, 1.7]])
+def test_resize_antialias(mode, scales):
+    check_op("Resize", {"x": rand(1, 2, 8, 7), "roi": None, "scales": np.array(scales, np.float32)},
+             {"mode": mode, "antialias": 1}, constants=["scales"], opset=18, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["linear", "cubic"])
+def test_resize_tf_crop_and_resize(mode):
+    roi = np.array([0, 0, 0.4, 0.6, 1, 1, 0.6, 1.3], np.float32)    # the last axis reaches outside: extrapolation
+    check_op("Resize", {"x": rand(1, 2, 6, 5), "roi": roi, "scales": None, "sizes": np.array([1, 2, 3, 4], np.int64)},
+             {"mode": mode, "coordinate_transformation_mode": "tf_crop_and_resize", "extrapolation_value": 7.0},
+             constants=["roi", "sizes"], opset=13, rtol=1e-4, atol=1e-5)

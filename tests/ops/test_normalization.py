@@ -116,9 +116,10 @@ def test_layer_norm_broadcast_scale_float64_and_long_rows():
                                     "bias": rand(1000, seed=3)}, rtol=1e-3, atol=1e-4)
 
 
-def test_layer_norm_mean_output_is_refused_naming_the_node():
-    with pytest.raises(dlc.UnsupportedError, match="ln_mean"):
-        _compile_node("LayerNormalization", {"x": [2, 4], "s": [4]}, ["y", "mean"], "ln_mean", opset=17)
+@pytest.mark.parametrize("axis", [1, -1])
+def test_layer_norm_mean_and_inv_std_dev_outputs(axis):
+    check_op("LayerNormalization", {"x": rand(2, 3, 4), "scale": rand(*(3, 4)[axis % 3 - 1:], seed=2)},
+             {"axis": axis, "epsilon": 1e-3}, n_outputs=3, opset=17)
 
 
 # ------------------------------------------------------------ ArgMax/ArgMin
@@ -146,3 +147,48 @@ def test_arg_infinities_and_single_element():
         check_op(op, {"x": x}, {"axis": 1})
         check_op(op, {"x": x}, {"axis": 1, "select_last_index": 1})
         check_op(op, {"x": rand(1, 1)}, {"keepdims": 0})
+
+
+# ------------------------------------------------------- Hardmax, LpNorm
+@pytest.mark.parametrize("axis", [0, 1, -1])
+@pytest.mark.parametrize("opset", [11, 13])
+def test_hardmax(axis, opset):
+    x = rand(3, 4, 5, low=0, high=3).round()   # ties: the first maximum wins
+    check_op("Hardmax", {"x": x}, {"axis": axis}, opset=opset)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+@pytest.mark.parametrize("axis", [0, -1])
+def test_lp_normalization(p, axis):
+    x = rand(3, 4)
+    x[1] = 0     # a zero norm gives 0
+    check_op("LpNormalization", {"x": x}, {"p": p, "axis": axis})
+
+
+def test_batch_norm_training_mode():
+    ins = {"x": rand(4, 3, 5, 2), "s": rand(3, seed=1), "b": rand(3, seed=2), "m": rand(3, seed=3),
+           "v": rand(3, seed=4, low=0.5, high=2)}
+    check_op("BatchNormalization", ins, {"training_mode": 1, "momentum": 0.8, "epsilon": 1e-3}, n_outputs=3,
+             opset=15, rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------- RMSNormalization, GroupNormalization
+@pytest.mark.parametrize("axis", [-1, 1, 0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_rms_normalization(axis, dtype):
+    x = rand(2, 3, 8, dtype=dtype)
+    scale = rand(*(2, 3, 8)[axis % 3:], seed=1, dtype=dtype)
+    check_op("RMSNormalization", {"x": x, "s": scale}, {"axis": axis, "epsilon": 1e-3}, opset=23,
+             reference="onnx", rtol=2e-3 if dtype == np.float16 else 1e-5, atol=1e-3 if dtype == np.float16 else 1e-6)
+
+
+@pytest.mark.parametrize("groups", [1, 2, 4])
+@pytest.mark.parametrize("shape", [(2, 4, 3, 5), (3, 4, 7)])
+def test_group_normalization(groups, shape):
+    check_op("GroupNormalization", {"x": rand(*shape), "s": rand(4, seed=1), "b": rand(4, seed=2)},
+             {"num_groups": groups, "epsilon": 1e-3}, opset=21, rtol=1e-4, atol=1e-5)
+
+
+def test_group_normalization_opset18_per_group_scale():
+    check_op("GroupNormalization", {"x": rand(2, 6, 3), "s": rand(3, seed=1), "b": rand(3, seed=2)},
+             {"num_groups": 3}, opset=18, reference="onnx", rtol=1e-4, atol=1e-5)

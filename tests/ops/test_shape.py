@@ -495,3 +495,13 @@ def test_slice_of_run_time_starts_is_unsupported():
                        [("x", np.float32, [4]), ("s", np.int64, [1]), ("e", np.int64, [1])], ["y"])
     with pytest.raises(dlc.DLCError, match="dyn_slice"):
         dlc.compile(model)
+
+
+# --------------------------------------------------- DepthToSpace & co
+@pytest.mark.parametrize("mode", ["DCR", "CRD"])
+def test_depth_to_space(mode):
+    check_op("DepthToSpace", {"x": rand(2, 8, 3, 4)}, {"blocksize": 2, "mode": mode}, opset=13)
+
+
+def test_space_to_depth():
+    check_op("SpaceToDepth", {"x": rand(2, 3, 4, 6)}, {"blocksize": 2}, opset=13)

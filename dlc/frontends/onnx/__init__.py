@@ -1,6 +1,7 @@
 """The ONNX frontend: ONNX models to dlc IR. ONNX names live only here."""
-from . import (fallback, ops_dynamic, ops_elementwise, ops_linalg, ops_nn, ops_normalization, ops_reduce,  # noqa: F401
-               ops_shape)  # (register converters)
+from . import (fallback, ops_cumulative, ops_dynamic, ops_elementwise, ops_image, ops_indexing,  # noqa: F401
+               ops_linalg, ops_ml, ops_nn, ops_normalization, ops_quantize, ops_random, ops_recurrent,
+               ops_reduce, ops_shape, ops_spectral, ops_text, ops_training)  # (register converters)
 from .importer import Signature, TensorInfo, check_support, import_model, load_model, model_opset
 from .registry import CONVERTERS, converter, supported_ops
 

@@ -86,6 +86,8 @@ class ONode:
         v = self.input(i)
         if v is None:
             return None
+        if v.const is None and v.static and v.numel == 0:   # an empty tensor: its shape is all of it
+            return np.zeros(v.shape, v.dtype)
         if v.const is None:
             raise self.error(f"input {i} ({what or v.name}) must be a constant; it is computed at run time",
                              UnsupportedError)
@@ -106,6 +108,7 @@ class Context:
     def __init__(self, graph: Graph):
         self.g = graph
         self.node: ONode | None = None
+        self.fallback = None     # the importer's reference fallback, when on
 
     def op(self, op: str, inputs: Sequence[Value | None], **attrs):
         """Emit an IR node for the current ONNX node; returns its output(s).

@@ -19,9 +19,10 @@ from onnx import numpy_helper
 from ...ir import Graph, Value, dtypes
 from ...ir.errors import DLCError, ModelError, UnsupportedError
 from .context import Context, ONode
+from .functions import body_opset, expand, function_body, has_function
 from .registry import find_converter
 
-MIN_OPSET = 7
+MIN_OPSET = 1   # an op whose converters all start later is reported as unsupported at that opset
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class TensorInfo:
         return f"TensorInfo({self.name!r}, {self.dtype.name}, {list(self.shape)})"
 
 
-_ORT_TYPE = {"float32": "float", "float64": "double", "bool": "bool"}
+_ORT_TYPE = {"float32": "float", "float64": "double", "bool": "bool"}   # others: their numpy name
 
 
 @dataclass
@@ -83,6 +84,14 @@ def model_opset(model: onnx.ModelProto) -> int:
     raise ModelError("the model imports no version of the default ONNX operator set")
 
 
+def model_opsets(model: onnx.ModelProto) -> dict[str, int]:
+    """Imported opset version by domain ("" for the default one)."""
+    out = {}
+    for o in model.opset_import:
+        out["" if o.domain == "ai.onnx" else o.domain] = int(o.version)
+    return out
+
+
 def _all_nodes(graph: onnx.GraphProto):
     for n in graph.node:
         yield n
@@ -91,26 +100,39 @@ def _all_nodes(graph: onnx.GraphProto):
                 yield from _all_nodes(sub)
 
 
+def _node_version(opsets: dict[str, int], domain: str) -> int:
+    domain = "" if domain == "ai.onnx" else domain
+    if domain not in opsets:
+        if domain == "":
+            raise ModelError("the model imports no version of the default ONNX operator set")
+        return 1
+    return opsets[domain]
+
+
 def unsupported_nodes(model: onnx.ModelProto) -> dict[str, list[str]]:
     """{op (``domain.Op`` outside the default domain): names of its nodes}
-    for every op dlc has no converter for at the model's opset."""
-    opset = model_opset(model)
+    for every op dlc can convert neither with a converter nor through the
+    function body the standard defines for it, at the model's opsets."""
+    opsets = model_opsets(model)
     missing: dict[str, list[str]] = {}
     for i, n in enumerate(_all_nodes(model.graph)):
-        domain = n.domain or ""
-        version = opset if domain in ("", "ai.onnx") else _domain_version(model, domain)
-        if find_converter(n.op_type, version, "" if domain == "ai.onnx" else domain) is None:
-            key = n.op_type if domain in ("", "ai.onnx") else f"{domain}.{n.op_type}"
+        domain = "" if n.domain in ("", "ai.onnx") else n.domain
+        version = _node_version(opsets, domain)
+        if find_converter(n.op_type, version, domain) is None and not has_function(n.op_type, version, domain):
+            key = n.op_type if domain == "" else f"{domain}.{n.op_type}"
             missing.setdefault(key, []).append(n.name or f"#{i}")
     return missing
 
 
 def check_support(model: onnx.ModelProto, fallback: str | None = None) -> None:
     """Raise one UnsupportedError naming every unsupported op with its nodes.
-    With ``fallback="reference"``, only ops the onnx reference evaluator
-    lacks too are refused (the others will run on the host)."""
-    opset = model_opset(model)
-    if opset < MIN_OPSET:
+    An op without a converter is supported if the standard defines it as a
+    function (its body is then checked when it is converted). With
+    ``fallback="reference"``, only ops the onnx reference evaluator lacks
+    too are refused (the others will run on the host)."""
+    opsets = model_opsets(model)
+    opset = opsets.get("", 0)
+    if "" in opsets and opset < MIN_OPSET:
         raise UnsupportedError(f"the model uses opset {opset}; dlc supports opset {MIN_OPSET} and newer "
                                f"(upgrade it with onnx.version_converter.convert_version)")
     missing = unsupported_nodes(model)
@@ -118,19 +140,13 @@ def check_support(model: onnx.ModelProto, fallback: str | None = None) -> None:
         from .fallback import has_reference
         missing = {op: names for op, names in missing.items()
                    if not has_reference(op.rpartition(".")[2], op.rpartition(".")[0],
-                                        opset if "." not in op else _domain_version(model, op.rpartition(".")[0]))}
+                                        _node_version(opsets, op.rpartition(".")[0]))}
     if missing:
         parts = [f"{op} (nodes: {', '.join(names[:5])}{', ...' if len(names) > 5 else ''})"
                  for op, names in sorted(missing.items())]
+        where = f"at opset {opset}" if "" in opsets else "(no default opset)"
         tail = " (the onnx reference implementation has none of these either)" if fallback else ""
-        raise UnsupportedError(f"unsupported ops at opset {opset}: " + "; ".join(parts) + tail)
-
-
-def _domain_version(model, domain: str) -> int:
-    for o in model.opset_import:
-        if o.domain == domain:
-            return int(o.version)
-    return 1
+        raise UnsupportedError(f"unsupported ops {where}: " + "; ".join(parts) + tail)
 
 
 def _elem_dtype(elem_type: int, where: str) -> np.dtype:
@@ -142,7 +158,7 @@ def _elem_dtype(elem_type: int, where: str) -> np.dtype:
     if np.dtype(dt) not in dtypes.SUPPORTED:
         name = onnx.TensorProto.DataType.Name(elem_type).lower()
         raise UnsupportedError(f"{where}: dtype {name} is not supported yet "
-                               f"(float32, float64, int8/16/32/64, uint8/16/32/64 and bool are)")
+                               f"(float16, bfloat16, float32, float64, int8/16/32/64, uint8/16/32/64 and bool are)")
     return np.dtype(dt)
 
 
@@ -195,7 +211,7 @@ def import_model(model: onnx.ModelProto, shapes: Mapping | None = None,
     an error. ``values``, when given, receives {ONNX value name: IR Value}
     for every input, initializer and node output (for `dlc compare`)."""
     check_support(model, fallback)
-    opset = model_opset(model)
+    opsets = model_opsets(model)
     sig = signature_of(model, shapes)
     g = Graph(model.graph.name or "main")
     env: dict[str, Value] = {}
@@ -215,9 +231,9 @@ def import_model(model: onnx.ModelProto, shapes: Mapping | None = None,
         info = sig.overridable[name]
         env[name] = g.add_input(name, info.dtype, info.shape)
     cx = Context(g)
-    fb = _Fallback(model) if fallback == "reference" else None
+    cx.fallback = _Fallback(model) if fallback == "reference" else None
     for i, proto in enumerate(model.graph.node):
-        _convert_node(cx, proto, env, opset, i, fb)
+        _convert_node(cx, proto, env, opsets, i)
     if values is not None:
         values.update(env)
     for vi in model.graph.output:
@@ -229,7 +245,7 @@ def import_model(model: onnx.ModelProto, shapes: Mapping | None = None,
 
 
 class _Fallback:
-    """Makes `onnx_reference` host nodes for what the converters refuse."""
+    """Makes `onnx_reference` host nodes for what dlc cannot convert."""
 
     def __init__(self, model: onnx.ModelProto):
         from . import fallback
@@ -254,8 +270,10 @@ class _Fallback:
         return [next(it) if name else None for name in node.output_names]
 
 
-def _convert_node(cx: Context, proto: onnx.NodeProto, env: dict, opset: int, index: int,
-                  fallback: _Fallback | None = None) -> None:
+def _convert_node(cx: Context, proto: onnx.NodeProto, env: dict, opsets: dict[str, int], index: int) -> None:
+    """Convert one node: its converter; else (no converter, or the converter
+    refuses this case) the function body the standard defines for it; else,
+    with the reference fallback on, an `onnx_reference` host step."""
     inputs = []
     for name in proto.input:
         if name == "":
@@ -265,25 +283,32 @@ def _convert_node(cx: Context, proto: onnx.NodeProto, env: dict, opset: int, ind
                              f"which no earlier node, input or initializer defines")
         else:
             inputs.append(env[name])
+    domain = "" if proto.domain in ("", "ai.onnx") else proto.domain
+    opset = _node_version(opsets, domain)
     node = ONode(proto, inputs, opset, index)
-    version = opset
-    if fallback is not None and node.domain not in ("", "ai.onnx"):
-        version = _domain_version(fallback.model, node.domain)
-    conv = find_converter(node.op_type, version, node.domain)
+    conv = find_converter(node.op_type, opset, domain)
     cx.node = node
     first_new = len(cx.g.nodes)
     try:
-        if conv is None:   # only with the fallback on: check_support refused the model otherwise
-            raise node.error(f"dlc has no converter for {node.op_type} at opset {version}", UnsupportedError)
-        res = conv(cx, node)
-        res = list(res) if isinstance(res, (list, tuple)) else [res]
-        for i, name in enumerate(node.output_names):
-            if name != "" and (i >= len(res) or res[i] is None):
-                raise node.error(f"output {i} ({name!r}) is not supported", UnsupportedError)
+        if conv is None:
+            return _convert_function(cx, proto, node, env, opsets, index)
+        try:
+            res = conv(cx, node)
+            res = list(res) if isinstance(res, (list, tuple)) else [res]
+            for i, name in enumerate(node.output_names):
+                if name != "" and (i >= len(res) or res[i] is None):
+                    raise node.error(f"output {i} ({name!r}) is not supported", UnsupportedError)
+        except UnsupportedError:
+            if not has_function(node.op_type, opset, domain):
+                raise
+            del cx.g.nodes[first_new:]   # the converter refused this case: the standard's function does it
+            return _convert_function(cx, proto, node, env, opsets, index)
     except UnsupportedError as e:
+        fallback = cx.fallback
         if fallback is None:
             raise
         del cx.g.nodes[first_new:]
+        cx.node = node
         res = fallback.convert(cx, node, env, str(e).removeprefix(f"{node.op_type} node {node.name!r}: "))
     except DLCError:
         raise
@@ -298,3 +323,54 @@ def _convert_node(cx: Context, proto: onnx.NodeProto, env: dict, opset: int, ind
             cx.g._used.discard(v.name)
             v.name = cx.g.fresh_name(name)
         env[name] = v
+
+
+def _convert_function(cx: Context, proto: onnx.NodeProto, node: ONode, env: dict, opsets: dict[str, int],
+                      index: int) -> None:
+    """Convert a node through its function body (see functions.py).
+
+    A body over float16 or bfloat16 inputs runs in float32 and its float
+    outputs round back once, as the op's own kernel would compute it (the
+    body's ops would otherwise round every intermediate)."""
+    low = {v.dtype for v in node.inputs if v is not None and dtypes.is_storage_only(v.dtype)
+           and dtypes.kind(v.dtype) == "f"}
+    if len(low) == 1 and all(v is None or v.dtype in low or dtypes.kind(v.dtype) != "f" for v in node.inputs):
+        return _convert_function_in_float32(cx, proto, node, env, opsets, index, low.pop())
+    got = function_body(proto, node.opset, node.domain, node.inputs)
+    if got is None:
+        raise node.error(f"op {node.op_type} is not supported at opset {node.opset}", UnsupportedError)
+    fn, attrs = got
+    body = expand(proto, fn, attrs, prefix=f"{node.name}/")
+    inner = dict(opsets)
+    inner.update(body_opset(fn, opsets.get("", node.opset)))
+    for j, sub in enumerate(body):
+        if not sub.name:
+            sub.name = f"{node.name}/{sub.op_type}_{j}"
+        try:
+            _convert_node(cx, sub, env, inner, index)
+        except UnsupportedError as e:
+            raise UnsupportedError(f"{node.op_type} node {node.name!r} (converted through its ONNX "
+                                   f"function): {e}") from None
+    for name in node.output_names:
+        if name and name not in env:
+            raise node.error(f"its function body does not produce output {name!r}")
+
+
+def _convert_function_in_float32(cx, proto, node, env, opsets, index, low) -> None:
+    wide = onnx.NodeProto()
+    wide.CopyFrom(proto)
+    cx.node = node
+    for i, (name, v) in enumerate(zip(proto.input, node.inputs)):
+        if v is not None and v.dtype == low:
+            wide.input[i] = f"{node.name}/{name}_f32"
+            env[wide.input[i]] = cx.cast(v, dtypes.float32)
+    outs = [f"{node.name}/{name}_f32" if name else "" for name in proto.output]
+    wide.ClearField("output")
+    wide.output.extend(outs)
+    inner = ONode(wide, [env[x] if x else None for x in wide.input], node.opset, index)
+    _convert_function(cx, wide, inner, env, opsets, index)
+    cx.node = node
+    for name, wide_name in zip(proto.output, outs):
+        if name:
+            v = env[wide_name]
+            env[name] = cx.cast(v, low) if v.dtype == dtypes.float32 else v

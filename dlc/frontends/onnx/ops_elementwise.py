@@ -40,9 +40,24 @@ def _unary(ir_op, attr_names=()):
     return convert
 
 
+def legacy_broadcast(cx, n, a, b):
+    """Before opset 7, binary ops broadcast only B, and only when
+    ``broadcast=1``: B's dims match A's from ``axis`` on (or A's trailing
+    dims when no axis is given, which numpy broadcasting also does)."""
+    if n.opset >= 7 or not n.attr("broadcast", 0) or n.attr("axis") is None:
+        return b
+    axis = int(n.attr("axis"))
+    axis = axis + a.rank if axis < 0 else axis
+    trailing = a.rank - axis - b.rank
+    if trailing < 0:
+        raise n.error(f"B of shape {list(b.shape)} does not fit A {list(a.shape)} from axis {axis}")
+    return cx.reshape(b, list(b.shape) + [1] * trailing) if trailing else b
+
+
 def _binary(ir_op):
     def convert(cx, n):
-        return cx.op(ir_op, [n.need(0), n.need(1)])
+        a, b = n.need(0), n.need(1)
+        return cx.op(ir_op, [a, legacy_broadcast(cx, n, a, b)])
     return convert
 
 
@@ -57,7 +72,7 @@ for _t, _op in _BINARY.items():
 @converter("Pow")
 def pow_(cx, n):
     x, y = n.need(0), n.need(1)
-    return cx.op("pow", [x, cx.cast(y, x.dtype)])
+    return cx.op("pow", [x, cx.cast(legacy_broadcast(cx, n, x, y), x.dtype)])
 
 
 @converter("Mod")
@@ -72,7 +87,10 @@ def bitshift(cx, n):
 
 @converter("PRelu")
 def prelu(cx, n):
-    return cx.op("prelu", [n.need(0), n.need(1)])
+    x, slope = n.need(0), n.need(1)
+    if n.opset < 7 and slope.rank == 1 and x.rank > 2 and slope.shape[0] == x.shape[1] != x.shape[-1]:
+        slope = cx.reshape(slope, [-1] + [1] * (x.rank - 2))   # PRelu-6: one slope per channel
+    return cx.op("prelu", [x, slope])
 
 
 @converter("Where")
@@ -113,12 +131,31 @@ def onnx_dtype(n, elem_type: int) -> np.dtype:
 
 @converter("Cast")
 def cast(cx, n):
-    return cx.op("cast", [n.need(0)], to=onnx_dtype(n, n.attr("to")))
+    to = n.attr("to")
+    if isinstance(to, str):   # Cast-1 names the type: "FLOAT"
+        to = onnx.TensorProto.DataType.Value(to.upper())
+    return _cast(cx, n, onnx_dtype(n, to))
+
+
+def _cast(cx, n, to):
+    x = n.need(0)
+    if x.dtype == to:
+        return x
+    saturate = int(n.attr("saturate", 1)) if n.opset >= 19 else 1
+    if to == dtypes.float8_e8m0fnu and (not saturate or n.attr("round_mode", "up") != "up"):
+        raise n.error("casts to float8e8m0 round up and saturate (round_mode 'up', saturate 1) only",
+                      UnsupportedError)
+    return cx.op("cast", [x], to=to, **({"saturate": 1} if saturate and to in dtypes.FLOAT8 else {}))
+
+
+@converter("BitCast", since=26)
+def bitcast(cx, n):
+    return cx.op("bitcast", [n.need(0)], to=onnx_dtype(n, n.attr("to")))
 
 
 @converter("CastLike")
 def cast_like(cx, n):
-    return cx.op("cast", [n.need(0)], to=n.need(1).dtype)
+    return _cast(cx, n, n.need(1).dtype)
 
 
 @converter("Clip", since=6)
@@ -146,10 +183,18 @@ def identity(cx, n):
 
 @converter("Dropout")
 def dropout(cx, n):
+    """Identity (and an all-true mask) at inference; with a training_mode
+    input that may be true, a random dropout: `dropout` (per-step masks,
+    differentiable) when everything is constant and no mask is asked for,
+    else `dropout_with_mask` (ops_random.py)."""
     x = n.need(0)
     training = n.input(2)
     if training is not None and (training.const is None or bool(training.const)):
-        return _dropout_training(cx, n, x)
+        ratio = n.input(1)
+        if training.const is not None and not n.wants_output(1) and (ratio is None or ratio.const is not None):
+            return _dropout_training(cx, n, x)   # trainable: a new mask each step, with a gradient
+        from .ops_random import training_dropout
+        return training_dropout(cx, n, x, training)   # a run-time flag or ratio, or the mask output
     outs = [x]
     if n.wants_output(1):   # the mask: all True at inference
         outs.append(cx.op("expand", [cx.const(np.array(True)), cx.op("shape", [x])]))
@@ -157,17 +202,11 @@ def dropout(cx, n):
 
 
 def _dropout_training(cx, n, x):
-    """Training mode (a constant true training_mode input): the IR dropout,
-    its mask seeded by the node's `seed` (or its name). The training step
-    feeds a step counter as the op's second input, so each step draws a
-    new mask."""
-    if n.input(2).const is None:
-        raise n.error("training_mode must be a constant", UnsupportedError)
-    if n.wants_output(1):
-        raise n.error("the mask output of a training-mode Dropout is not supported", UnsupportedError)
+    """Training mode with a constant true training_mode and ratio and no mask
+    output: the IR dropout, its mask seeded by the node's `seed` (or its
+    name). The training step feeds a step counter as the op's second input,
+    so each step draws a new mask."""
     ratio = n.input(1)
-    if ratio is not None and ratio.const is None:
-        raise n.error("ratio must be a constant", UnsupportedError)
     ratio = 0.5 if ratio is None else float(np.asarray(ratio.const).reshape(-1)[0])
     if ratio == 0:
         return [x]

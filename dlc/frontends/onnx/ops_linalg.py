@@ -83,9 +83,6 @@ def _parse(n, ranks):
         return list(head) + mid + list(tail)
 
     ins = [labels(t, r) for t, r in zip(terms, ranks)]
-    for t, ls in zip(terms, ins):
-        if len(set(ls)) != len(ls):
-            raise n.error(f"repeated index in term {t!r} (diagonals) is not supported", UnsupportedError)
     if arrow:
         out = labels(rhs)
         if len(set(out)) != len(out) or not set(out) <= {x for ls in ins for x in ls}:
@@ -171,15 +168,41 @@ def _contract(cx, a, la, b, lb, keep, order):
     return y, batch + m + nn
 
 
+def _diagonals(cx, n, v, labels):
+    """A label repeated within one operand ('ii') takes the diagonal: the two
+    axes go last, are flattened, and every (size+1)-th element is gathered."""
+    labels = list(labels)
+    while len(set(labels)) != len(labels):
+        x = next(lb for lb in labels if labels.count(lb) > 1)
+        p, q = [i for i, lb in enumerate(labels) if lb == x][:2]
+        size = v.shape[p]
+        if not isinstance(size, int) or v.shape[q] != size:
+            raise n.error(f"the axes of repeated index {x!r} must have one known size, got {v.shape[p]} and "
+                          f"{v.shape[q]}")
+        rest = [i for i in range(v.rank) if i not in (p, q)]
+        v = cx.op("transpose", [v], perm=tuple(rest) + (p, q))
+        v = cx.reshape(v, [0] * len(rest) + [size * size])
+        v = cx.op("gather", [v, cx.const(np.arange(size, dtype=np.int64) * (size + 1))], axis=len(rest))
+        labels = [labels[i] for i in rest] + [x]
+    return v, labels
+
+
 @converter("Einsum", since=12)
 def einsum(cx, n):
     vals = [n.need(i) for i in range(len(n.inputs))]
     if not vals:
         raise n.error("needs at least one input")
     ins, out = _parse(n, [v.rank for v in vals])
+    for i, (v, ls) in enumerate(zip(vals, ins)):
+        vals[i], ins[i] = _diagonals(cx, n, v, ls)
     order = list(dict.fromkeys(out + [x for ls in ins for x in ls]))
     y, ly = _sum_out(cx, vals[0], ins[0], set(out) | {x for ls in ins[1:] for x in ls})
     for i in range(1, len(vals)):   # left to right, one matmul per operand
         keep = set(out) | {x for ls in ins[i + 1:] for x in ls}
         y, ly = _contract(cx, y, ly, vals[i], ins[i], keep, order)
     return _permute(cx, y, ly, out)
+
+
+@converter("Det", since=11)
+def det(cx, n):
+    return cx.op("det", [n.need(0)])

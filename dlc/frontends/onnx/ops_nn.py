@@ -121,12 +121,10 @@ def _present(v):
 
 
 def _resize(cx, n, x, scales, sizes, mode, coord="asymmetric", nearest="simple", axes=None,
-            policy="stretch"):
+            policy="stretch", **cubic):
     if mode == "bilinear":   # Upsample-7's old name
         mode = "linear"
-    if mode == "cubic":
-        raise n.error("mode 'cubic' is not supported (nearest and linear are)", UnsupportedError)
-    if mode not in ("nearest", "linear"):
+    if mode not in ("nearest", "linear", "cubic"):
         raise n.error(f"unknown mode {mode!r}")
     if coord == "tf_crop_and_resize":
         raise n.error("coordinate_transformation_mode 'tf_crop_and_resize' is not supported", UnsupportedError)
@@ -144,8 +142,10 @@ def _resize(cx, n, x, scales, sizes, mode, coord="asymmetric", nearest="simple",
         if bad:
             raise n.error(f"axes {list(axes)} are out of range for rank {x.rank}")
         axes = tuple(int(a) % x.rank for a in axes)
+    if mode != "cubic":
+        cubic = {}
     return cx.op("resize", [x, scales, sizes], mode=mode, coord=coord, nearest=nearest if mode == "nearest"
-                 else "round_prefer_floor", axes=axes, policy=policy)
+                 else "round_prefer_floor", axes=axes, policy=policy, **cubic)
 
 
 @converter("Resize", since=10)
@@ -153,8 +153,9 @@ def resize(cx, n):
     x = n.need(0)
     if n.opset < 11:   # Resize-10: (X, scales); asymmetric coordinates, simple rounding
         return _resize(cx, n, x, n.need(1), None, n.attr("mode", "nearest"))
-    if n.attr("antialias", 0) and n.attr("mode") != "nearest":
-        raise n.error("antialias=1 is not supported", UnsupportedError)
+    coord = n.attr("coordinate_transformation_mode", "half_pixel")
+    if (n.attr("antialias", 0) and n.attr("mode") != "nearest") or coord == "tf_crop_and_resize":
+        return _resize_by_matrices(cx, n, x)
     policy = n.attr("keep_aspect_ratio_policy", "stretch")
     if policy not in ("stretch", "not_larger", "not_smaller"):
         raise n.error(f"unknown keep_aspect_ratio_policy {policy!r}")
@@ -162,7 +163,51 @@ def resize(cx, n):
     return _resize(cx, n, x, n.input(2), n.input(3), n.attr("mode", "nearest"),
                    n.attr("coordinate_transformation_mode", "half_pixel"),
                    n.attr("nearest_mode", "round_prefer_floor"), axes=list(axes) if axes else None,
-                   policy=policy)
+                   policy=policy, cubic_a=float(n.attr("cubic_coeff_a", -0.75)),
+                   exclude_outside=int(n.attr("exclude_outside", 0)))
+
+
+def _resize_by_matrices(cx, n, x):
+    """Antialiased and tf_crop_and_resize resizes: each resized axis is a
+    matmul with a constant [in, out] interpolation matrix (resize_matrix),
+    and tf_crop_and_resize's positions outside the input take the
+    extrapolation value. Scales or sizes (and roi) must be constants."""
+    from ...ir.ops.nn import resize_matrix, resize_plan
+    mode = n.attr("mode", "nearest")
+    coord = n.attr("coordinate_transformation_mode", "half_pixel")
+    if mode not in ("linear", "cubic"):
+        raise n.error(f"{coord} with mode {mode!r} is not supported (linear and cubic are)", UnsupportedError)
+    axes = n.attr("axes")
+    axes = tuple(range(x.rank)) if not axes else tuple(int(a) % x.rank for a in axes)
+    scales = _present(n.input(2))
+    scales = None if scales is None else [float(v) for v in n.const(2, "scales").reshape(-1)]
+    sizes = None if scales is not None else [int(v) for v in n.const(3, "sizes").reshape(-1)]
+    if any(not isinstance(x.shape[a], int) for a in axes):
+        raise n.error(f"the resized axes of {list(x.shape)} must have known sizes", UnsupportedError)
+    out, _ = resize_plan(x.shape, scales, sizes, axes, n.attr("keep_aspect_ratio_policy", "stretch"))
+    roi = None
+    if coord == "tf_crop_and_resize":
+        r = n.const(1, "roi").reshape(-1).astype(np.float64)
+        k = len(axes) if r.size == 2 * len(axes) else x.rank
+        roi = {a: (r[i], r[k + i]) for i, a in enumerate(axes if k == len(axes) else range(x.rank))}
+    y = x
+    for j, a in enumerate(axes):
+        size, o = x.shape[a], out[a]
+        scale = scales[j] if scales is not None else o / size
+        w, extrap = resize_matrix(size, o, scale, mode, coord, roi[a] if roi else (0.0, 1.0),
+                                  bool(n.attr("antialias", 0)), float(n.attr("cubic_coeff_a", -0.75)),
+                                  bool(n.attr("exclude_outside", 0)))
+        if np.array_equal(w, np.eye(size)) and not extrap.any():
+            continue
+        perm = [d for d in range(x.rank) if d != a] + [a]
+        t = cx.op("transpose", [y], perm=tuple(perm)) if a != x.rank - 1 else y
+        t = cx.op("matmul", [t, cx.const(w.T.astype(x.dtype))])
+        if extrap.any():
+            value = cx.const(np.array(n.attr("extrapolation_value", 0.0), x.dtype))
+            t = cx.op("where", [cx.const(extrap), value, t])
+        inv = tuple(perm.index(d) for d in range(x.rank))
+        y = cx.op("transpose", [t], perm=inv) if a != x.rank - 1 else t
+    return y if y is not x else cx.op("copy", [x])
 
 
 @converter("Upsample", since=7)
@@ -176,3 +221,41 @@ def upsample_v7(cx, n):
 @converter("Upsample", since=9)
 def upsample_v9(cx, n):
     return _resize(cx, n, n.need(0), n.need(1), None, n.attr("mode", "nearest"))
+
+
+@converter("LpPool", since=2)
+def lp_pool(cx, n):
+    x = n.need(0)
+    nsp = _spatial_rank(n, x)
+    return cx.op("lp_pool", [x], kernel=_kernel(n, nsp), p=int(n.attr("p", 2)),
+                 ceil_mode=bool(n.attr("ceil_mode", 0)), **_window_attrs(n, nsp))
+
+
+@converter("MaxUnpool", since=9)
+def max_unpool(cx, n):
+    x, ind = n.need(0), n.need(1)
+    nsp = _spatial_rank(n, x)
+    shape = n.ints(2, what="output_shape")     # the output shape depends on it: a constant
+    attrs = _window_attrs(n, nsp)
+    return cx.op("max_unpool", [x, ind], kernel=_kernel(n, nsp), strides=attrs["strides"], pads=attrs["pads"],
+                 output_shape=tuple(shape) if shape else None)
+
+
+@converter("LRN")
+def lrn(cx, n):
+    return cx.op("lrn", [n.need(0)], size=int(n.attr("size")), alpha=float(n.attr("alpha", 1e-4)),
+                 beta=float(n.attr("beta", 0.75)), bias=float(n.attr("bias", 1.0)))
+
+
+@converter("GlobalLpPool", since=2)
+def global_lp_pool(cx, n):
+    """(sum over the spatial dims of |x|^p)^(1/p), keeping them as size 1."""
+    x, p = n.need(0), int(n.attr("p", 2))
+    if x.rank < 3:
+        raise n.error(f"input {x.name} has shape {list(x.shape)}; expected [N, C, spatial...]")
+    axes = tuple(range(2, x.rank))
+    if p in (1, 2):
+        return cx.op("reduce_l1" if p == 1 else "reduce_l2", [x], axes=axes, keepdims=True)
+    e = cx.const(np.array(p, x.dtype))
+    s = cx.op("reduce_sum", [cx.op("pow", [cx.op("abs", [x]), e])], axes=axes, keepdims=True)
+    return cx.op("pow", [s, cx.const(np.array(1.0 / p, x.dtype))])

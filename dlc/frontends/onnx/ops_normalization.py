@@ -118,6 +118,36 @@ def layer_norm(cx, n):
     return y if bias is None else cx.op("add", [y, cx.cast(bias, x.dtype)])
 
 
+@converter("RMSNormalization", since=23)
+def rms_norm(cx, n):
+    """One kernel: x / sqrt(mean(x^2) + epsilon) over the axes from `axis`,
+    times scale. float16/bfloat16 compute in float32 (stash_type's float32)."""
+    x, scale = n.need(0), n.need(1)
+    if x.rank == 0:
+        raise n.error("X must have rank >= 1")
+    y = cx.op("rms_normalize", [x], axis=_axis(n, x.rank), epsilon=float(n.attr("epsilon")))
+    return cx.op("mul", [y, cx.cast(scale, x.dtype)])
+
+
+@converter("GroupNormalization", since=18)
+def group_norm(cx, n):
+    """Normalize each group of channels (with everything after them) as one
+    row: [N, G, C/G * spatial] through the layer-norm kernel. Opset 18's
+    scale and bias have one value per group, opset 21's one per channel."""
+    x, scale, bias = n.need(0), n.need(1), n.need(2)
+    g = int(n.attr("num_groups"))
+    if x.rank < 2 or not isinstance(x.shape[1], int) or g < 1 or x.shape[1] % g:
+        raise n.error(f"X {list(x.shape)} must have a known channel count divisible by num_groups {g}")
+    c = x.shape[1]
+    t = cx.op("reshape", [x, cx.const(np.array([0, g, -1], np.int64))])
+    t = cx.op("normalize", [t], axis=2, epsilon=float(n.attr("epsilon")))
+    if n.opset < 21 and scale.shape == (g,) and g != c:   # per group: repeat over the group's channels
+        scale, bias = (cx.op("gather", [v, cx.const(np.arange(c, dtype=np.int64) // (c // g))]) for v in (scale, bias))
+    y = cx.op("reshape", [t, cx.op("shape", [x])])
+    y = cx.op("mul", [y, _per_channel(cx, scale, x)])
+    return cx.op("add", [y, _per_channel(cx, bias, x)])
+
+
 # ------------------------------------------------------------ ArgMax/ArgMin
 def _arg(ir_op):
     def convert(cx, n):
@@ -131,3 +161,41 @@ def _arg(ir_op):
 
 converter("ArgMax")(_arg("argmax"))
 converter("ArgMin")(_arg("argmin"))
+
+
+# -------------------------------------------------------------------- Hardmax
+def _hardmax(coerce_2d):
+    """1 at the first largest element along the axis, 0 elsewhere: argmax
+    compared with the positions along the axis. Before opset 13 the input
+    is seen as 2-D, [before axis, from axis on]."""
+    def convert(cx, n):
+        x = n.need(0)
+        if x.rank == 0:
+            raise n.error("the input must have rank >= 1")
+        a = _axis(n, x.rank)
+        orig = x
+        if coerce_2d:
+            x = cx.op("flatten", [x], axis=a)
+            a = 1
+        pos = cx.op("argmax", [x], axis=a, keepdims=True)
+        iota = np.arange(x.shape[a], dtype=np.int64).reshape([-1 if d == a else 1 for d in range(x.rank)])
+        y = cx.cast(cx.op("equal", [pos, cx.const(iota)]), x.dtype)
+        return cx.op("reshape", [y, cx.op("shape", [orig])]) if coerce_2d else y
+    return convert
+
+
+converter("Hardmax", since=1)(_hardmax(coerce_2d=True))
+converter("Hardmax", since=13)(_hardmax(coerce_2d=False))
+
+
+# ----------------------------------------------------------- LpNormalization
+@converter("LpNormalization")
+def lp_normalization(cx, n):
+    """x / ||x||_p along the axis (p = 1 or 2); 0 where the norm is 0."""
+    x = n.need(0)
+    a, p = _axis(n, x.rank), int(n.attr("p", 2))
+    if p not in (1, 2):
+        raise n.error(f"p must be 1 or 2, got {p}")
+    norm = cx.op("reduce_l1" if p == 1 else "reduce_l2", [x], axes=(a,), keepdims=True)
+    zero = cx.const(np.array(0, x.dtype))
+    return cx.op("where", [cx.op("equal", [norm, zero]), zero, cx.op("div", [x, norm])])

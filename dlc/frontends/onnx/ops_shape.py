@@ -11,6 +11,14 @@ from ...ir.errors import UnsupportedError
 from .registry import converter
 
 
+@converter("Reshape")
+def reshape_v1(cx, n):
+    shape = n.attr("shape")
+    if shape is None:
+        raise n.error("the shape attribute is required")
+    return cx.op("reshape", [n.need(0), cx.const(np.array(shape, np.int64))])
+
+
 @converter("Reshape", since=5)
 def reshape(cx, n):
     return cx.op("reshape", [n.need(0), n.need(1)], allowzero=int(n.attr("allowzero", 0)))
@@ -70,7 +78,10 @@ def _int64s(cx, n, i, attr=None):
 
 @converter("Concat")
 def concat(cx, n):
-    return cx.op("concat", [v for v in n.inputs if v is not None], axis=int(n.attr("axis")))
+    axis = n.attr("axis", 1 if n.opset < 4 else None)   # Concat-1: axis defaults to 1
+    if axis is None:
+        raise n.error("the axis attribute is required")
+    return cx.op("concat", [v for v in n.inputs if v is not None], axis=int(axis))
 
 
 @converter("Split")
@@ -111,12 +122,17 @@ def tile(cx, n):
     return cx.op("tile", [n.need(0), cx.cast(n.need(1), np.int64)])
 
 
+@converter("Pad", since=1)
+def pad_v1(cx, n):
+    return pad_v2(cx, n, "paddings")
+
+
 @converter("Pad", since=2)
-def pad_v2(cx, n):
+def pad_v2(cx, n, attr="pads"):
     x = n.need(0)
-    pads = n.attr("pads")
+    pads = n.attr(attr)
     if pads is None:
-        raise n.error("the pads attribute is required")
+        raise n.error(f"the {attr} attribute is required")
     value = cx.const(np.array(n.attr("value", 0.0)).astype(x.dtype))
     return cx.op("pad", [x, cx.const(np.array(pads, np.int64)), value, None], mode=n.attr("mode"))
 
@@ -141,3 +157,40 @@ def constant_of_shape(cx, n):
 @converter("Range", since=11)
 def range_(cx, n):
     return cx.op("range", [n.need(0), n.need(1), n.need(2)])
+
+
+# ------------------------------------------------------ DepthToSpace & co
+def _static_dims(n, x, what):
+    if x.rank != 4 or not all(isinstance(d, int) for d in x.shape[1:]):
+        raise n.error(f"{what} needs a [N, C, H, W] input with known C, H, W, got {list(x.shape)}")
+    return x.shape
+
+
+@converter("DepthToSpace")
+def depth_to_space(cx, n):
+    """[N, C, H, W] -> [N, C/b², H*b, W*b]: a reshape, a transpose and a
+    reshape (DCR: depth-column-row order, the default; CRD: column-row-depth)."""
+    x, b = n.need(0), int(n.attr("blocksize"))
+    _, c, h, w = _static_dims(n, x, "DepthToSpace")
+    if c % (b * b):
+        raise n.error(f"channels {c} are not divisible by blocksize² = {b * b}")
+    if n.attr("mode", "DCR") == "CRD":
+        t = cx.reshape(x, [0, c // (b * b), b, b, h, w])
+        t = cx.op("transpose", [t], perm=(0, 1, 4, 2, 5, 3))
+    else:
+        t = cx.reshape(x, [0, b, b, c // (b * b), h, w])
+        t = cx.op("transpose", [t], perm=(0, 3, 4, 1, 5, 2))
+    return cx.reshape(t, [0, c // (b * b), h * b, w * b])
+
+
+@converter("SpaceToDepth")
+def space_to_depth(cx, n):
+    """[N, C, H, W] -> [N, C*b², H/b, W/b] (DCR order; CRD from opset 28's mode)."""
+    x, b = n.need(0), int(n.attr("blocksize"))
+    _, c, h, w = _static_dims(n, x, "SpaceToDepth")
+    if h % b or w % b:
+        raise n.error(f"H {h} and W {w} must be divisible by blocksize {b}")
+    t = cx.reshape(x, [0, c, h // b, b, w // b, b])
+    perm = (0, 1, 3, 5, 2, 4) if n.attr("mode", "DCR") == "CRD" else (0, 3, 5, 1, 2, 4)
+    t = cx.op("transpose", [t], perm=perm)
+    return cx.reshape(t, [0, c * b * b, h // b, w // b])
