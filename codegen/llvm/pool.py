@@ -12,7 +12,9 @@ from libc) and then wait for work: each spins a short while on its own
 futex word (so back-to-back kernels hand work over in well under a
 microsecond) and then sleeps in the kernel (futex wait, woken by the
 caller only when it sleeps). Chunks are taken from one shared atomic
-counter, so a thread that the OS preempts holds up nobody.
+counter, and the caller closes the job as soon as none are left: a helper
+that wakes late (the OS ran something else on its core) does not join it,
+so only a thread preempted in the middle of a chunk can hold the caller up.
 
 One job runs at a time: a call that finds the pool busy (another Python
 thread running a model, or a parallel loop inside a parallel task) runs its
@@ -41,6 +43,7 @@ VOID = ir.VoidType()
 
 MAX_THREADS = 64
 SPIN = 4000             # polls (each a `pause`) before a waiting thread sleeps in the kernel
+OPEN = 1 << 30          # the bit of the job state word that lets helpers join
 CHUNKS_PER_THREAD = 4   # dynamic scheduling: about this many chunks per thread
 _SYS_FUTEX = {"x86_64": 202, "aarch64": 98, "arm64": 98}.get(platform.machine().lower())
 _FUTEX_WAIT, _FUTEX_WAKE = 128, 129   # the _PRIVATE variants
@@ -75,7 +78,8 @@ def build_module() -> ir.Module:
     slots = glob("slots", ir.ArrayType(slot_t, MAX_THREADS), None)
     job_fn, job_ctx = glob("fn", PTR, None), glob("ctx", PTR, None)
     job_n, job_chunk, job_next = glob("n", I64), glob("chunk", I64), glob("next", I64)
-    pending, master_sleeping = glob("pending", I32), glob("master_sleeping", I32)
+    # the job's state: OPEN while helpers may still join it, plus how many have joined and not finished
+    state, master_sleeping = glob("state", I32), glob("master_sleeping", I32)
 
     syscall = ir.Function(m, ir.FunctionType(I64, [I64], var_arg=True), "syscall")
     pthread_create = ir.Function(m, ir.FunctionType(I32, [PTR, PTR, PTR, PTR]), "pthread_create")
@@ -170,13 +174,24 @@ def build_module() -> ir.Module:
     seen = b.phi(I32, "seen")
     seen.add_incoming(first, entry)
     new = b.call(wait_change, [ticket, seen, sleepf])
+    # join the job if it is still open (the caller closes it once it has run out of chunks,
+    # so a helper that wakes late holds up nobody), run chunks, leave
+    join_bb, try_bb, run_bb = (f.append_basic_block(n) for n in ("join", "join.try", "run"))
+    b.branch(join_bb)
+    b.position_at_end(join_bb)
+    st = b.load_atomic(state, "acquire", 4, typ=I32)
+    b.cbranch(b.icmp_unsigned("!=", b.and_(st, _const(I32, OPEN)), _const(I32, 0)), try_bb, next_bb)
+    b.position_at_end(try_bb)
+    got = b.cmpxchg(state, st, b.add(st, _const(I32, 1)), "acq_rel", "monotonic")
+    b.cbranch(b.extract_value(got, 1), run_bb, join_bb)
+    b.position_at_end(run_bb)
     b.call(run_chunks, [])
-    left = b.atomic_rmw("sub", pending, _const(I32, 1), "seq_cst")
-    last = b.icmp_unsigned("==", left, _const(I32, 1))
+    left = b.atomic_rmw("sub", state, _const(I32, 1), "seq_cst")
+    last = b.icmp_unsigned("==", left, _const(I32, 1))   # closed, and this was the last helper in it
     asleep = b.load_atomic(master_sleeping, "seq_cst", 4, typ=I32)
     b.cbranch(b.and_(last, b.icmp_unsigned("!=", asleep, _const(I32, 0))), wake_bb, next_bb)
     b.position_at_end(wake_bb)
-    futex(b, pending, _FUTEX_WAKE, _const(I32, 1))
+    futex(b, state, _FUTEX_WAKE, _const(I32, 1))
     b.branch(next_bb)
     b.position_at_end(next_bb)
     seen.add_incoming(new, next_bb)
@@ -186,6 +201,7 @@ def build_module() -> ir.Module:
     reset, b = fn(AFTER_FORK, VOID, [], linkage="external")
     b.store(_const(I32, 0), nworkers)
     b.store(_const(I32, 0), lock)
+    b.store(_const(I32, 0), state)
     b.store(ir.Constant(slots.value_type, None), slots)
     b.ret_void()
 
@@ -245,7 +261,7 @@ def build_module() -> ir.Module:
     b.store(n, job_n)
     b.store(b.select(b.icmp_signed("<", per, grain), grain, per), job_chunk)
     b.store(_const(I64, 0), job_next)
-    b.store(helpers, pending)
+    _store_atomic(b, _const(I32, OPEN), state, "release")
     # hand a ticket to each helper; wake the ones asleep
     nt_cond, nt_body, nt_wake, nt_next, nt_end = (f.append_basic_block(x) for x in (
         "notify.cond", "notify", "notify.wake", "notify.next", "notify.end"))
@@ -268,8 +284,10 @@ def build_module() -> ir.Module:
     b.branch(nt_cond)
     b.position_at_end(nt_end)
     b.call(run_chunks, [])
-    # wait for the helpers: spin, then sleep until the last one wakes us
-    left = b.load_atomic(pending, "acquire", 4, typ=I32)
+    # no chunks left: close the job, then wait for the helpers that joined it (spin, then
+    # sleep until the last one wakes us)
+    old = b.atomic_rmw("and", state, _const(I32, ~OPEN), "seq_cst")
+    left = b.and_(old, _const(I32, ~OPEN))
     done_bb, wait_bb = f.append_basic_block("done"), f.append_basic_block("wait")
     b.cbranch(b.icmp_unsigned("==", left, _const(I32, 0)), done_bb, wait_bb)
     b.position_at_end(wait_bb)
@@ -279,7 +297,7 @@ def build_module() -> ir.Module:
     b.position_at_end(w_loop)
     seen = b.phi(I32, "left")
     seen.add_incoming(left, cur)
-    now = b.call(wait_change, [pending, seen, master_sleeping])
+    now = b.call(wait_change, [state, seen, master_sleeping])
     seen.add_incoming(now, w_again)
     b.cbranch(b.icmp_unsigned("==", now, _const(I32, 0)), done_bb, w_again)
     b.position_at_end(w_again)

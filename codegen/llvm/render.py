@@ -52,8 +52,8 @@ _FCMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 # A loop marked parallel whose estimated work is at least OUTLINE_WORK
 # (elementary operations, see _work) is outlined into its own function and
 # run through the thread pool (pool.py) in chunks of at least TASK_WORK.
-OUTLINE_WORK = 60_000
-TASK_WORK = 20_000
+OUTLINE_WORK = 500_000
+TASK_WORK = 100_000
 THREADS_GLOBAL = "dlc_threads"   # i32 in each module: how many threads its parallel loops may use
 _EXPENSIVE = {"exp": 20, "log": 20, "tanh": 25, "erf": 30, "div": 4, "sqrt": 4, "pow": 40}
 
