@@ -302,7 +302,10 @@ def cmd_bench(args) -> int:
         import json
         with open(args.json, "w") as f:
             json.dump(rep.to_json(), f, indent=1)
-    return 0 if all(r.status != "failed" for r in rep.results) else 1
+    differ = [r.name for r in rep.results if r.agree is False]
+    if differ:
+        print(f"dlc: error: outputs differ from dlc's: {', '.join(differ)}", file=sys.stderr)
+    return 0 if all(r.status != "failed" for r in rep.results) and not differ else 1
 
 
 def cmd_doctor(args) -> int:

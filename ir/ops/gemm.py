@@ -99,7 +99,7 @@ def tile(k, bl: Blocking, rows: int, ncols, p_lo, p_hi, a_at, b_vec, c_load, c_s
 
 def gemm(k, dtype, M: int, N: int, K: int, *,
          a_at: Callable, b_vec: Callable, c_index: Callable, init: Callable,
-         finish: Callable | None, c_buf, chunk_cols: int | None = None, task_prefix: Callable | None = None,
+         finish: Callable | None, c_buf, chunk_cols: int | None = None,
          tasks_outer: int = 1, min_tasks: int = 8) -> None:
     """Emit C = init + A @ B as one parallel loop of tasks.
 
