@@ -14,6 +14,11 @@ the fused epilogue). A lowering that keeps an accumulator in its output
 writes it with ``store(..., partial=True)`` (never hooked) and calls
 ``finish`` once a region of the output is final. Without hooks all of this
 is plain loads and stores, and ``finish`` emits nothing.
+
+Schedules: ``k.target`` says what the machine has (codegen/target.py). When
+``k.lanes(dtype)`` > 1 a lowering may use vectors (``vload``, vector
+``store``, ``broadcast``, ``fma``, vector ``local``s) to block registers by
+hand; with the GENERIC target it is 1 and lowerings stay scalar.
 """
 from __future__ import annotations
 
@@ -23,12 +28,14 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from . import kir
-from .kir import (Assign, Binary, Block, Buffer, Check, Const, Contraction, Expr, If, Kernel, Load, Loop,
-                  Scheduled, Store, Var, as_expr)
+from .kir import (Assign, Binary, Block, Buffer, Check, Const, Contraction, Expr, Extract, If, Kernel, Load,
+                  Loop, Reduce, Scheduled, Store, Var, as_expr)
+from .target import GENERIC, Target
 
 
 class KernelBuilder:
-    def __init__(self, name: str, sources: Sequence[str] = ()):
+    def __init__(self, name: str, sources: Sequence[str] = (), target: Target = GENERIC):
+        self.target = target
         self.kernel = Kernel(name, [], Block(), sources=list(sources))
         self._blocks: list[Block] = [self.kernel.body]
         self._names: set[str] = set()
@@ -148,27 +155,82 @@ class KernelBuilder:
         return self.load(buf, [Const(0, kir.INDEX) if d == 1 else out_idx[lead + i]
                                for i, d in enumerate(buf.shape)])
 
-    def store(self, buf: Buffer, idx: Sequence, value, partial: bool = False) -> None:
+    def store(self, buf: Buffer, idx: Sequence, value, partial: bool = False, count=None) -> None:
         """``buf[idx] = value``. ``partial``: not the op's result yet (an
-        accumulator kept in the output), so a fused epilogue must not see it."""
+        accumulator kept in the output), so a fused epilogue must not see it.
+        A vector `value` writes consecutive elements along the last axis
+        (only the first `count` when given); it must be partial if `buf`
+        may have an epilogue (they are scalar: run them with ``finish``)."""
         value = as_expr(value, buf.dtype)
         if value.dtype != kir.compute_dtype(buf.dtype):
             raise TypeError(f"store of {value.dtype} into {buf.name} ({buf.dtype})")
         hook = None if partial else self._store_hooks.get(buf)
         if hook is not None:
+            if value.lanes > 1:
+                raise TypeError(f"a vector store to {buf.name} must be partial (it has an epilogue)")
             hook([as_expr(i) for i in idx], value)
             return
-        self.emit(Store(buf, tuple(as_expr(i) for i in idx), value))
+        if value.lanes > 1 and buf.rank and buf.strides[-1] != 1:
+            raise ValueError(f"vector store to {buf.name}: its last axis is not contiguous")
+        self.emit(Store(buf, tuple(as_expr(i) for i in idx), value,
+                        None if count is None or value.lanes == 1 else as_expr(count)))
 
-    def finish(self, buf: Buffer, prefix: Sequence, extents: Sequence[int]) -> None:
-        """The elements ``buf[*prefix, j...]`` (j over `extents`), written so far
-        with partial stores, are final: a fused epilogue runs over them here,
-        while they are hot in cache. Emits nothing when `buf` has none."""
+    def finish(self, buf: Buffer, prefix: Sequence, extents: Sequence, start: Sequence | None = None) -> None:
+        """The elements ``buf[*prefix, j...]`` (j over `extents`, from `start`
+        (zeros by default)), written so far with partial stores, are final: a
+        fused epilogue runs over them here, while they are hot in cache.
+        Emits nothing when `buf` has none."""
         if buf not in self._store_hooks:
             return
-        with self.loops(extents, "e", parallel=False) as rest:
+        start = [0] * len(extents) if start is None else list(start)
+        with ExitStack() as stack:
+            rest = [stack.enter_context(self.loop(as_expr(s) + e, f"e{d}", start=s))
+                    for d, (s, e) in enumerate(zip(start, extents))]
             idx = [as_expr(i) for i in prefix] + list(rest)
             self.store(buf, idx, Load(buf, idx))
+
+    def has_hooks(self, buf: Buffer) -> bool:
+        """Whether loads or stores of `buf` are rewritten (a fused prologue or epilogue)."""
+        return buf in self._load_hooks or buf in self._store_hooks
+
+    # ------------------------------------------------------------ vectors
+    def lanes(self, dtype) -> int:
+        """Lanes of one vector register of `dtype` on the target (1: none)."""
+        return self.target.lanes(dtype)
+
+    def can_vload(self, buf: Buffer) -> bool:
+        """Whether `buf` may be read with vector loads (memory of a compute type,
+        contiguous last axis)."""
+        return buf not in self._load_hooks and kir.compute_dtype(buf.dtype) == buf.dtype and \
+            (buf.rank == 0 or buf.strides[-1] == 1)
+
+    def vload(self, buf: Buffer, idx: Sequence, lanes: int, count=None) -> Expr:
+        """``buf[idx[:-1], idx[-1] : idx[-1]+lanes]`` as one vector (the first
+        `count` lanes only, the rest 0, when given)."""
+        if buf in self._load_hooks:
+            raise TypeError(f"vector load of {buf.name}, whose loads are rewritten (a fused prologue)")
+        return Load(buf, [as_expr(i) for i in idx], lanes, None if count is None else as_expr(count))
+
+    @staticmethod
+    def broadcast(x, lanes: int) -> Expr:
+        return kir.broadcast(x, lanes)
+
+    @staticmethod
+    def extract(x: Expr, lane) -> Expr:
+        return Extract(x, as_expr(lane))
+
+    @staticmethod
+    def reduce(op: str, x: Expr) -> Expr:
+        """Fold the lanes of `x` with "add", "max" or "min"."""
+        return x if x.lanes == 1 else Reduce(op, x)
+
+    @staticmethod
+    def fma(a, b, c) -> Expr:
+        """``a * b + c``, which the renderer may fuse into one instruction."""
+        a, b = kir._pair(a, b)
+        prod = Binary("mul", a, b, reassoc=True)
+        prod, c = kir._pair(prod, c)
+        return Binary("add", prod, c, reassoc=True)
 
     def on_load(self, buf: Buffer, hook: Callable[[list[Expr]], Expr]) -> None:
         """Loads of `buf` call ``hook(idx)`` for their value instead of reading memory."""
@@ -194,7 +256,7 @@ class KernelBuilder:
     # ------------------------------------------------------------ scalars
     def local(self, init, name: str = "acc", dtype=None) -> Var:
         init = as_expr(init, np.dtype(dtype) if dtype is not None else None)
-        var = Var(self.fresh(name), init.dtype)
+        var = Var(self.fresh(name), init.dtype, init.lanes)
         self.kernel.locals.append(var)
         self.emit(Assign(var, init))
         return var
@@ -272,6 +334,11 @@ class KernelBuilder:
     @staticmethod
     def clamp(x, lo, hi) -> Expr:
         return kir.binary("min", kir.binary("max", x, lo), hi)
+
+    @staticmethod
+    def div(a, b) -> Expr:
+        """C division (truncating): for index math known to be non-negative."""
+        return kir.binary("div", a, b)
 
     @staticmethod
     def floordiv(a, b) -> Expr:

@@ -10,13 +10,23 @@ though loop bounds may be any integer expression.
 Index arithmetic is int64. ``bool`` is a 1-byte value in memory.
 
 Schedule annotations say how a computation may be run without changing
-what it computes; a renderer may use them or ignore them (the CPU renderer
-ignores them): ``Loop.parallel`` (independent iterations), ``Binary.reassoc``
+what it computes; a renderer may use them or ignore them: ``Loop.parallel``
+(independent iterations: the CPU renderer spreads the outermost ones over
+its thread pool), ``Binary.reassoc``
 (an accumulation that may be reordered: the CUDA renderer splits such
 reduction loops over the lanes of a warp and combines the partial results
 with warp shuffles), and ``Scheduled`` blocks carrying a ``Contraction``
 (a loop nest that is a sum of products over reduction variables: the CUDA
 renderer tiles it through shared memory).
+
+Vectors (CPU schedules only; a builder for a target without them never makes
+one): an expression has ``lanes`` (1: a scalar). A Load or Store of
+``lanes`` > 1 reads/writes that many consecutive elements along the last
+index (a buffer whose last dim has stride 1); its ``count``, when given, is
+how many of them are real (a masked tail: other lanes read as 0 and are not
+written). Elementwise expressions work lane by lane; ``Broadcast`` makes a
+vector of one scalar, ``Extract`` takes one lane, ``Reduce`` folds the lanes.
+A Var may be a vector (a register-blocked accumulator).
 
 Storage-only types (float16, bfloat16, the float8/float4 types, 4- and 2-bit
 ints) exist only in memory: a Buffer may hold them, but expressions compute
@@ -52,6 +62,7 @@ CMP_OPS = frozenset({"lt", "le", "gt", "ge", "eq", "ne"})
 class Expr:
     __slots__ = ("dtype",)
     dtype: np.dtype
+    lanes = 1   # vector expressions set their own
 
     def __add__(self, o): return binary("add", self, o)
     def __radd__(self, o): return binary("add", o, self)
@@ -83,78 +94,129 @@ class Const(Expr):
 
 
 class Var(Expr):
-    """A loop index or a kernel-local scalar (declared with KernelBuilder.local)."""
-    __slots__ = ("name",)
+    """A loop index or a kernel-local scalar or vector (declared with KernelBuilder.local)."""
+    __slots__ = ("name", "lanes")
 
-    def __init__(self, name: str, dtype=INDEX):
+    def __init__(self, name: str, dtype=INDEX, lanes: int = 1):
         self.name = name
         self.dtype = compute_dtype(dtype)
+        self.lanes = lanes
 
 
 class Load(Expr):
-    __slots__ = ("buf", "idx")
+    """``buf[idx]``; with ``lanes`` > 1 the elements ``idx[-1] .. idx[-1]+lanes-1``
+    of the last axis (only the first ``count`` of them when count is given)."""
+    __slots__ = ("buf", "idx", "lanes", "count")
 
-    def __init__(self, buf: "Buffer", idx: Sequence[Expr]):
+    def __init__(self, buf: "Buffer", idx: Sequence[Expr], lanes: int = 1, count: "Expr | None" = None):
         if len(idx) != len(buf.shape):
             raise ValueError(f"load of {buf.name}{list(buf.shape)} with {len(idx)} indices")
+        if lanes > 1 and buf.rank and buf.strides[-1] != 1:
+            raise ValueError(f"vector load of {buf.name}: its last axis is not contiguous")
+        if lanes > 1 and compute_dtype(buf.dtype) != buf.dtype:
+            raise ValueError(f"vector load of {buf.name}: {buf.dtype} is a storage-only type")
         self.buf = buf
         self.idx = tuple(idx)
         self.dtype = compute_dtype(buf.dtype)
+        self.lanes = lanes
+        self.count = count
 
 
 class Unary(Expr):
-    __slots__ = ("op", "x")
+    __slots__ = ("op", "x", "lanes")
 
     def __init__(self, op: str, x: Expr):
         assert op in UNARY_OPS, op
         self.op, self.x = op, x
         self.dtype = BOOL if op == "isnan" else x.dtype
+        self.lanes = x.lanes
 
 
 class Binary(Expr):
     """``reassoc`` marks an accumulation the renderer may reorder (so that
     floating-point reductions vectorize)."""
-    __slots__ = ("op", "a", "b", "reassoc")
+    __slots__ = ("op", "a", "b", "reassoc", "lanes")
 
     def __init__(self, op: str, a: Expr, b: Expr, reassoc: bool = False):
         assert op in BINARY_OPS, op
         if a.dtype != b.dtype:
             raise TypeError(f"{op}: operand dtypes differ ({a.dtype} vs {b.dtype})")
+        _same_lanes(op, a, b)
         self.op, self.a, self.b, self.reassoc = op, a, b, reassoc
         self.dtype = a.dtype
+        self.lanes = a.lanes
 
 
 class Cmp(Expr):
-    __slots__ = ("op", "a", "b")
+    __slots__ = ("op", "a", "b", "lanes")
 
     def __init__(self, op: str, a: Expr, b: Expr):
         assert op in CMP_OPS, op
         if a.dtype != b.dtype:
             raise TypeError(f"{op}: operand dtypes differ ({a.dtype} vs {b.dtype})")
+        _same_lanes(op, a, b)
         self.op, self.a, self.b = op, a, b
         self.dtype = BOOL
+        self.lanes = a.lanes
 
 
 class Select(Expr):
-    __slots__ = ("cond", "a", "b")
+    __slots__ = ("cond", "a", "b", "lanes")
 
     def __init__(self, cond: Expr, a: Expr, b: Expr):
         if a.dtype != b.dtype:
             raise TypeError(f"select: branch dtypes differ ({a.dtype} vs {b.dtype})")
+        _same_lanes("select", a, b)
+        if cond.lanes not in (1, a.lanes):
+            raise TypeError(f"select: a condition of {cond.lanes} lanes for {a.lanes}")
         self.cond, self.a, self.b = cond, a, b
         self.dtype = a.dtype
+        self.lanes = a.lanes
 
 
 class Cast(Expr):
     """Conversion with C semantics: float->int truncates (saturating),
     x->bool is x != 0. ``to`` is the requested type: when it is a
     reduced-precision float the value is rounded to it (and stays float32)."""
-    __slots__ = ("x", "to")
+    __slots__ = ("x", "to", "lanes")
 
     def __init__(self, x: Expr, dtype):
         self.x = x
         self.to = np.dtype(dtype)
         self.dtype = compute_dtype(dtype)
+        self.lanes = x.lanes
+
+
+class Broadcast(Expr):
+    """A vector of `lanes` copies of the scalar `x`."""
+    __slots__ = ("x", "lanes")
+
+    def __init__(self, x: Expr, lanes: int):
+        if x.lanes != 1:
+            raise TypeError("broadcast of a vector")
+        self.x, self.lanes, self.dtype = x, lanes, x.dtype
+
+
+class Extract(Expr):
+    """Lane `lane` (an index expression) of the vector `x`."""
+    __slots__ = ("x", "lane")
+
+    def __init__(self, x: Expr, lane: Expr):
+        self.x, self.lane, self.dtype = x, lane, x.dtype
+
+
+class Reduce(Expr):
+    """The lanes of `x` folded with `op` ("add", "max" or "min"; any order)."""
+    __slots__ = ("op", "x")
+
+    def __init__(self, op: str, x: Expr):
+        assert op in ("add", "max", "min"), op
+        self.op, self.x, self.dtype = op, x, x.dtype
+
+
+def _same_lanes(op: str, a: Expr, b: Expr) -> None:
+    if a.lanes != b.lanes:
+        raise TypeError(f"{op}: operands of {a.lanes} and {b.lanes} lanes")
 
 
 # -------------------------------------------------- expression constructors
@@ -168,10 +230,17 @@ def as_expr(x, like: np.dtype | None = None) -> Expr:
 
 def _pair(a, b) -> tuple[Expr, Expr]:
     if isinstance(a, Expr) and not isinstance(b, Expr):
-        return a, as_expr(b, a.dtype)
-    if isinstance(b, Expr) and not isinstance(a, Expr):
-        return as_expr(a, b.dtype), b
-    return as_expr(a), as_expr(b)
+        a, b = a, as_expr(b, a.dtype)
+    elif isinstance(b, Expr) and not isinstance(a, Expr):
+        a, b = as_expr(a, b.dtype), b
+    else:
+        a, b = as_expr(a), as_expr(b)
+    if a.lanes != b.lanes:   # a scalar meets a vector: broadcast it
+        if a.lanes == 1:
+            a = Broadcast(a, b.lanes)
+        elif b.lanes == 1:
+            b = Broadcast(b, a.lanes)
+    return a, b
 
 
 def _wrap(v: int, dtype: np.dtype) -> int:
@@ -213,7 +282,15 @@ def cmp(op: str, a, b) -> Expr:
 
 def select(cond, a, b) -> Expr:
     a, b = _pair(a, b)
-    return Select(as_expr(cond, BOOL), a, b)
+    cond = as_expr(cond, BOOL)
+    if cond.lanes > a.lanes:
+        a, b = Broadcast(a, cond.lanes), Broadcast(b, cond.lanes)
+    return Select(cond, a, b)
+
+
+def broadcast(x, lanes: int) -> Expr:
+    x = as_expr(x)
+    return x if lanes == 1 or x.lanes == lanes else Broadcast(x, lanes)
 
 
 def cast(x, dtype) -> Expr:
@@ -312,7 +389,8 @@ class Loop(Stmt):
 class Store(Stmt):
     buf: Buffer
     idx: tuple[Expr, ...]
-    value: Expr
+    value: Expr          # a vector stores its lanes along the last index
+    count: Expr | None = None   # a vector store of only the first `count` lanes
 
 
 @dataclass(eq=False)

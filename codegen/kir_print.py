@@ -1,8 +1,8 @@
 """Readable text for kernel IR (`dlc inspect --stage kernels`, dumps, errors)."""
 from __future__ import annotations
 
-from .kir import (Assign, Binary, Block, Buffer, Cast, Check, Cmp, Const, Expr, If, Kernel, Load,
-                  Loop, Select, Store, Unary, Var)
+from .kir import (Assign, Binary, Block, Broadcast, Buffer, Cast, Check, Cmp, Const, Expr, Extract, If,
+                  Kernel, Load, Loop, Reduce, Select, Store, Unary, Var)
 
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "rem": "%", "and": "&", "or": "|",
           "xor": "^", "shl": "<<", "shr": ">>", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
@@ -15,7 +15,13 @@ def format_expr(e: Expr) -> str:
     if isinstance(e, Var):
         return e.name
     if isinstance(e, Load):
-        return f"{e.buf.name}[{', '.join(format_expr(i) for i in e.idx)}]"
+        return f"{e.buf.name}[{_index(e.idx, e.lanes, e.count)}]"
+    if isinstance(e, Broadcast):
+        return f"broadcast{e.lanes}({format_expr(e.x)})"
+    if isinstance(e, Extract):
+        return f"{format_expr(e.x)}.lane({format_expr(e.lane)})"
+    if isinstance(e, Reduce):
+        return f"reduce_{e.op}({format_expr(e.x)})"
     if isinstance(e, Unary):
         return f"{e.op}({format_expr(e.x)})"
     if isinstance(e, (Binary, Cmp)):
@@ -29,6 +35,13 @@ def format_expr(e: Expr) -> str:
     raise TypeError(type(e))
 
 
+def _index(idx, lanes: int = 1, count=None) -> str:
+    parts = [format_expr(i) for i in idx]
+    if lanes > 1:   # a vector: lanes consecutive elements of the last axis
+        parts[-1] += f":+{lanes}" + (f" (first {format_expr(count)})" if count is not None else "")
+    return ", ".join(parts)
+
+
 def _stmt_lines(s, ind: str, k: Kernel) -> list[str]:
     if isinstance(s, Block):
         return [ln for x in s.stmts for ln in _stmt_lines(x, ind, k)]
@@ -37,7 +50,7 @@ def _stmt_lines(s, ind: str, k: Kernel) -> list[str]:
         head = f"{ind}{kw} {s.var.name} in {format_expr(s.start)}..{format_expr(s.stop)}:"
         return [head] + _stmt_lines(s.body, ind + "  ", k)
     if isinstance(s, Store):
-        return [f"{ind}{s.buf.name}[{', '.join(format_expr(i) for i in s.idx)}] = {format_expr(s.value)}"]
+        return [f"{ind}{s.buf.name}[{_index(s.idx, s.value.lanes, s.count)}] = {format_expr(s.value)}"]
     if isinstance(s, Assign):
         return [f"{ind}{s.var.name} = {format_expr(s.value)}"]
     if isinstance(s, If):
@@ -61,6 +74,6 @@ def format_kernel(k: Kernel) -> str:
     for b in k.scratch:
         lines.append(f"  scratch {_buf(b)}")
     for v in k.locals:
-        lines.append(f"  local {v.name}: {v.dtype.name}")
+        lines.append(f"  local {v.name}: {v.dtype.name}" + (f"x{v.lanes}" if v.lanes > 1 else ""))
     lines += _stmt_lines(k.body, "  ", k)
     return "\n".join(lines)

@@ -18,6 +18,7 @@ from ..ir.passes.memory import ALIGN, Interval, plan_memory, view_base
 from .builder import KernelBuilder
 from .kir import Buffer, Kernel
 from .program import Call, Program, Storage, TensorSpec
+from .target import GENERIC, Target
 
 
 def lower_elementwise(k: KernelBuilder, opdef, ins: list[Buffer | None], outs: list[Buffer], attrs: dict) -> None:
@@ -28,10 +29,10 @@ def lower_elementwise(k: KernelBuilder, opdef, ins: list[Buffer | None], outs: l
         k.store(out, idx, k.cast(opdef.scalar(k, *args, **attrs), out.dtype))
 
 
-def lower_node(node: Node, name: str) -> tuple[Kernel, dict[Buffer, Value]]:
-    """Build the kernel of one node; returns it with the Value behind each param."""
+def lower_node(node: Node, name: str, target: Target = GENERIC) -> tuple[Kernel, dict[Buffer, Value]]:
+    """Build the kernel of one node for `target`; returns it with the Value behind each param."""
     opdef = node.opdef
-    k = KernelBuilder(name, node_sources(node))
+    k = KernelBuilder(name, node_sources(node), target)
     bufs: dict[Value, Buffer] = {}
 
     def buffer(v: Value) -> Buffer:
@@ -74,9 +75,10 @@ def _weights_layout(g: Graph, fill: bool = True) -> tuple[dict[Value, int], np.n
     return offsets, blob, total
 
 
-def lower_graph(g: Graph, reuse_memory: bool = True, weights: bool = True) -> Program:
+def lower_graph(g: Graph, reuse_memory: bool = True, weights: bool = True, target: Target = GENERIC) -> Program:
     """`reuse_memory`: best-fit arena with in-place reuse (else one slot per buffer).
-    `weights`: build the weights blob (statistics need only its size)."""
+    `weights`: build the weights blob (statistics need only its size).
+    `target`: what the kernels' schedules may assume (codegen/target.py)."""
     prog = Program(
         g.name,
         inputs=[TensorSpec(v.name, v.dtype, v.shape) for v in g.inputs],
@@ -85,7 +87,7 @@ def lower_graph(g: Graph, reuse_memory: bool = True, weights: bool = True) -> Pr
     steps: list[tuple[int, Kernel, dict[Buffer, Value]]] = []
     for i, n in enumerate(g.nodes):
         if n.opdef.kind != "view":
-            steps.append((i, *lower_node(n, kernel_name(n, i))))
+            steps.append((i, *lower_node(n, kernel_name(n, i), target)))
 
     # memory: values live from definition to last use; scratch only during its step
     scratch = [Interval(sb, sb.numel * sb.dtype.itemsize, i, i) for i, kernel, _ in steps for sb in kernel.scratch]

@@ -129,6 +129,22 @@ def build_parser() -> argparse.ArgumentParser:
                         description="The on-disk compile cache ($DLC_CACHE_DIR, else ~/.cache/dlc).")
     ca.add_argument("action", choices=("info", "clear"))
 
+    bn = sub.add_parser("bench", help="time dlc against onnxruntime, PyTorch and TVM on a model",
+                        description="Run dlc and each available rival on the same model and inputs in one "
+                                    "process: outputs checked against dlc's, median and p90 latency, throughput "
+                                    "and the ratio to dlc, timed in interleaved rounds. Missing rivals are "
+                                    "reported as skipped.")
+    bn.add_argument("model", help="an .onnx file (a NAME.torch.json beside it lets PyTorch run it too)")
+    bn.add_argument("--against", default="onnxruntime,torch,tvm",
+                    help="comma-separated rivals: onnxruntime, torch, tvm (default: all)")
+    bn.add_argument("--batch", type=int, default=1, help="the value of a symbolic first input dim (default 1)")
+    bn.add_argument("--threads", type=int, default=None,
+                    help="threads for every contender (default: DLC_NUM_THREADS, else all cores)")
+    bn.add_argument("--runs", type=int, default=20, help="timed rounds (default 20)")
+    bn.add_argument("--warmup", type=int, default=3, help="untimed rounds first (default 3)")
+    bn.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    _add_shape_option(bn)
+
     sub.add_parser("doctor", help="versions, host CPU features, and whether a CUDA GPU is usable",
                    description="Print the versions of dlc's dependencies, the CPU features LLVM sees, the "
                                "compile cache, and whether target='cuda' can work here (with the fix when not).")
@@ -140,7 +156,8 @@ def main(argv=None) -> int:
     from .ir.errors import DLCError
     try:
         return {"compile": cmd_compile, "run": cmd_run, "inspect": cmd_inspect, "check": cmd_check,
-                "compare": cmd_compare, "cache": cmd_cache, "doctor": cmd_doctor}[args.command](args)
+                "compare": cmd_compare, "cache": cmd_cache, "doctor": cmd_doctor,
+                "bench": cmd_bench}[args.command](args)
     except DLCError as e:
         print(f"dlc: error: {e}", file=sys.stderr)
         return 1
@@ -272,6 +289,25 @@ def cmd_cache(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from .bench import bench
+    if args.batch < 1 or args.runs < 1 or (args.threads is not None and args.threads < 1):
+        print("dlc: error: --batch, --runs and --threads must be positive", file=sys.stderr)
+        return 2
+    shapes = dict(args.shape) or None
+    rep = bench(args.model, [a.strip() for a in args.against.split(",") if a.strip()], batch=args.batch,
+                threads=args.threads, runs=args.runs, warmup=args.warmup, shapes=shapes, log=_say)
+    print(rep.table())
+    if args.json:
+        import json
+        with open(args.json, "w") as f:
+            json.dump(rep.to_json(), f, indent=1)
+    differ = [r.name for r in rep.results if r.agree is False]
+    if differ:
+        print(f"dlc: error: outputs differ from dlc's: {', '.join(differ)}", file=sys.stderr)
+    return 0 if all(r.status != "failed" for r in rep.results) and not differ else 1
+
+
 def cmd_doctor(args) -> int:
     from .doctor import report
     print(report())
@@ -280,7 +316,7 @@ def cmd_doctor(args) -> int:
 
 def cmd_inspect(args) -> int:
     import json
-    from .compiler import GENERIC_PASSES, Options, analyze, optimize, specialize, statistics
+    from .compiler import GENERIC_PASSES, Options, analyze, codegen_target, optimize, specialize, statistics
     from .codegen.kir_print import format_kernel
     from .codegen.llvm.jit import compile_ir
     from .codegen.llvm.module import render_program
@@ -324,7 +360,7 @@ def cmd_inspect(args) -> int:
     if args.stage == "memory":
         print(format_plan(g, prog.memory))
         return 0
-    prog = lower_graph(g, options.plan_memory)
+    prog = lower_graph(g, options.plan_memory, target=codegen_target(options))
     if args.stage == "kernels":
         for c in prog.calls:
             print(format_kernel(c.kernel))

@@ -62,6 +62,9 @@ class Options:
     cache: bool = True           # use the on-disk compile cache (dlc/cache.py)
     kernel_timings: bool = False  # attribute compile time to kernels (dlc compile --timings)
     cuda_graphs: bool = False    # target="cuda": replay the launches as a CUDA graph (unverified on a GPU)
+    # threads the parallel loops may use (None: DLC_NUM_THREADS, else all cores); not
+    # part of the generated code, so not of the cache key either
+    threads: int | None = None
 
     def __post_init__(self):
         self.disabled_passes = frozenset(self.disabled_passes) | frozenset(
@@ -103,6 +106,12 @@ def known_passes() -> frozenset:
     """Names `Options.disabled_passes` accepts: the graph passes of the
     pipelines and the non-graph STAGES."""
     return frozenset(p.__name__ for p in GENERIC_PASSES + SPECIALIZED_PASSES) | frozenset(STAGES)
+
+
+def codegen_target(options: Options):
+    """What the kernel schedules may assume: the host CPU's vectors and caches."""
+    from .codegen.target import GENERIC, host
+    return host() if options.target == "cpu" else GENERIC
 
 
 def check_target(target: str) -> str:
@@ -148,7 +157,7 @@ def build(g: Graph, options: Options, inplace: dict[int, int] | None = None) -> 
     if not all(v.static for v in g.inputs):
         raise ShapeError("build() needs static input shapes; specialize the graph first")
     g = optimize(g, options)
-    prog = _timed(options, "lower", lower_graph, g, options.plan_memory)
+    prog = _timed(options, "lower", lower_graph, g, options.plan_memory, True, codegen_target(options))
     if inplace:
         prog = alias_outputs(prog, inplace)
     render_seconds = {} if options.kernel_timings else None
@@ -211,7 +220,7 @@ def analyze(g: Graph, options: Options) -> tuple[Graph, Program]:
                                f"{', '.join(hosts)} (control flow, or shapes that depend on data) split it into "
                                f"native segments compiled at run time; see the graph with `dlc inspect --stage ir` "
                                f"and its segments' kernels with `dlc run --profile`")
-    return g, lower_graph(g, options.plan_memory, weights=False)
+    return g, lower_graph(g, options.plan_memory, weights=False, target=codegen_target(options))
 
 
 def statistics(g: Graph, prog: Program, onnx_nodes: int | None = None) -> dict:

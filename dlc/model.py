@@ -93,6 +93,23 @@ class CompiledModel:
         return list(self._exes)
 
     @property
+    def threads(self) -> int:
+        """Threads the compiled code's parallel loops use (``threads=`` of
+        `compile`/`load`, else DLC_NUM_THREADS, else the cores available);
+        assignable."""
+        from .codegen.llvm.pool import default_threads
+        return self._options.threads or default_threads()
+
+    @threads.setter
+    def threads(self, n: int | None) -> None:
+        if n is not None and int(n) < 1:
+            raise ValueError(f"threads must be at least 1, got {n}")
+        self._options.threads = None if n is None else int(n)
+        for exe in self._exes.values():
+            if isinstance(exe, Executable):
+                exe.threads = self._options.threads
+
+    @property
     def compile_log(self) -> list:
         """Time spent per pass and per compile stage (PassRecords), all specializations."""
         return list(self._options.log)
@@ -159,6 +176,7 @@ class CompiledModel:
                     outcome = "staged (segments compile at their first run)"
                 else:
                     self._exes[key], outcome = build_cached(graph, self._options)
+                    self._exes[key].threads = self._options.threads
                 dt = time.perf_counter() - t0
                 self._events.append({"shapes": [list(s) for s in shapes], "fed": list(fed), "reason": reason,
                                      "outcome": outcome, "seconds": dt})
@@ -170,7 +188,9 @@ class CompiledModel:
         opts = self._options
         if opts.dump_dir:
             opts = dataclasses.replace(opts, dump_dir=os.path.join(opts.dump_dir, g.name))
-        return build_cached(g, opts)
+        exe, outcome = build_cached(g, opts)
+        exe.threads = opts.threads
+        return exe, outcome
 
     def _compile_reason(self, key: Key) -> str:
         if not self._exes:
@@ -285,7 +305,7 @@ class CompiledModel:
         write_artifact(path, manifest, members)
 
     @classmethod
-    def load(cls, path) -> "CompiledModel":
+    def load(cls, path, threads: int | None = None) -> "CompiledModel":
         manifest, members = read_artifact(path)
         target = manifest.get("target")
         if target not in ("cpu", "cuda"):
@@ -303,11 +323,12 @@ class CompiledModel:
         opts = manifest.get("options") or {}
         source = OnnxSource(members["model.onnx"], fallback=opts.get("fallback")) if manifest.get("source") else None
         model = cls(source, sig, Options(target="cpu", fallback=opts.get("fallback"),
-                                         disabled_passes=opts.get("disabled_passes", ())))
+                                         disabled_passes=opts.get("disabled_passes", ()), threads=threads))
         for spec in manifest["specializations"]:
             key = (tuple(tuple(s) for s in spec["shapes"]), tuple(spec["fed"]))
             weights = np.frombuffer(members[spec["weights"]], np.uint8)
-            model._exes[key] = Executable(ExecMeta.from_json(spec["meta"]), members[spec["object"]], weights)
+            model._exes[key] = Executable(ExecMeta.from_json(spec["meta"]), members[spec["object"]], weights,
+                                          threads=threads)
         return model
 
 
@@ -437,7 +458,8 @@ def _signature_from_json(d: dict) -> Signature:
 def compile(model, target: str = "cpu", shapes: Mapping[str, Sequence[int]] | None = None,
             dump_dir: str | None = None, check: bool = False, fallback: str | None = None,
             cache: bool = True, disable_passes: Sequence[str] = (), kernel_timings: bool = False,
-            fuse: bool = True, plan_memory: bool = True, cuda_graphs: bool = False) -> CompiledModel:
+            fuse: bool = True, plan_memory: bool = True, cuda_graphs: bool = False,
+            threads: int | None = None) -> CompiledModel:
     """Compile an ONNX model (a path, bytes, or an onnx.ModelProto), or a dlc.keras model.
 
     ``shapes`` fixes input shapes at compile time ({name: dims}). Inputs
@@ -452,7 +474,10 @@ def compile(model, target: str = "cpu", shapes: Mapping[str, Sequence[int]] | No
     ``kernel_timings`` attributes compile time to kernels (in `compile_log`;
     it costs an extra LLVM compile of each kernel on its own). ``fuse`` and
     ``plan_memory`` switch operator fusion and arena reuse off for comparison
-    (results are the same either way).
+    (results are the same either way). ``threads``: how many threads the
+    generated code runs its parallel loops on (default: the DLC_NUM_THREADS
+    environment variable, else every core this process may use); the
+    ``threads`` property changes it later.
 
     ``target="cuda"`` renders the same kernels as Numba-CUDA kernels (see the
     README's GPU section): it needs a usable GPU, or numba's simulator asked
@@ -462,7 +487,9 @@ def compile(model, target: str = "cpu", shapes: Mapping[str, Sequence[int]] | No
     """
     options = Options(target=check_target(target), dump_dir=dump_dir, check=check, fallback=fallback,
                       cache=cache, disabled_passes=frozenset(disable_passes), kernel_timings=kernel_timings,
-                      fuse=fuse, plan_memory=plan_memory, cuda_graphs=cuda_graphs)
+                      fuse=fuse, plan_memory=plan_memory, cuda_graphs=cuda_graphs, threads=threads)
+    if threads is not None and int(threads) < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
     if hasattr(model, "to_onnx"):   # a dlc.keras model
         model = model.to_onnx()
     source = OnnxSource(model, shapes, fallback)
@@ -477,6 +504,7 @@ def compile(model, target: str = "cpu", shapes: Mapping[str, Sequence[int]] | No
     return cm
 
 
-def load(path) -> CompiledModel:
-    """Load a model saved with `CompiledModel.save`, without recompiling."""
-    return CompiledModel.load(path)
+def load(path, threads: int | None = None) -> CompiledModel:
+    """Load a model saved with `CompiledModel.save`, without recompiling
+    (``threads`` as in `compile`)."""
+    return CompiledModel.load(path, threads)

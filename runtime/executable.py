@@ -16,6 +16,8 @@ import numpy as np
 
 from ..codegen.llvm.jit import NativeCode
 from ..codegen.llvm.module import ENTRY
+from ..codegen.llvm.pool import MAX_THREADS, default_threads
+from ..codegen.llvm.render import THREADS_GLOBAL
 from ..ir.errors import ExecutionError
 
 _ENTRY_TYPE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
@@ -92,7 +94,11 @@ def aligned_empty(nbytes: int, align: int = ARENA_ALIGN) -> np.ndarray:
 
 
 class Executable:
-    def __init__(self, meta: ExecMeta, object_code: bytes, weights: np.ndarray):
+    """`threads`: how many threads the parallel loops of this code may use
+    (default: DLC_NUM_THREADS, else the cores this process may run on);
+    settable later with the ``threads`` property."""
+
+    def __init__(self, meta: ExecMeta, object_code: bytes, weights: np.ndarray, threads: int | None = None):
         self.meta = meta
         self.object_code = object_code
         self.weights = aligned_empty(weights.size)
@@ -100,6 +106,9 @@ class Executable:
         self.weights.setflags(write=False)
         self._native = NativeCode(object_code)     # keeps the code alive
         self._fn = _ENTRY_TYPE(self._native.address(ENTRY))
+        addr = self._native.global_address(THREADS_GLOBAL)
+        self._threads_cell = ctypes.c_int32.from_address(addr) if addr else None
+        self.threads = threads
         # outputs of a page or more are cache-line aligned, like the arena: kernels
         # (a fused matmul accumulating in its output) run slower on split vectors
         self._out_specs = []
@@ -113,6 +122,19 @@ class Executable:
         self._lock = threading.Lock()
         self._inplace = [(j, i) for j, i in meta.inplace]
         self._free: list[tuple[np.ndarray, int]] = [self._new_arena()]   # arenas not in use, with addresses
+
+    @property
+    def threads(self) -> int:
+        return self._threads
+
+    @threads.setter
+    def threads(self, n: int | None) -> None:
+        n = default_threads() if n is None else int(n)
+        if n < 1:
+            raise ValueError(f"threads must be at least 1, got {n}")
+        self._threads = min(n, MAX_THREADS)
+        if self._threads_cell is not None:
+            self._threads_cell.value = self._threads
 
     def _new_arena(self) -> tuple[np.ndarray, int]:
         arena = aligned_empty(max(self.meta.arena_bytes, 1))

@@ -103,7 +103,10 @@ class NativeCode:
     """Object code loaded into this process. Keep it alive as long as any
     function pointer taken from it is in use."""
 
-    def __init__(self, object_code: bytes):
+    def __init__(self, object_code: bytes, link_pool: bool = True):
+        if link_pool:   # parallel loops call dlc_parallel_for: resolvable before the object is linked
+            from .pool import ensure_loaded
+            ensure_loaded()
         with _lock:
             _init()
             tm = _new_target_machine()   # the engine takes ownership of its target machine
@@ -122,3 +125,8 @@ class NativeCode:
         if not addr:
             raise ArtifactError(f"compiled code has no function {name!r}")
         return addr
+
+    def global_address(self, name: str) -> int:
+        """The address of global variable `name`, or 0 when the code has none."""
+        with _lock:
+            return self._engine.get_global_value_address(name)

@@ -9,6 +9,7 @@ from .. import dtypes
 from ..errors import ShapeError
 from ..shapes import broadcast
 from .base import OPAQUE, OUT_FUSABLE, OpDef, register
+from .gemm import Blocking, gemm
 
 
 def _matmul_infer(ins):
@@ -42,11 +43,74 @@ K_BLOCK = 256   # rows of b per block when the inner dim is long (> LONG_K)
 LONG_K = 1024
 
 
+def _batch_of(k, outer, batch):
+    """The batch index (one per dim of `batch`) of flat batch number `outer`."""
+    idx, rest = [], outer
+    for j, d in enumerate(batch):
+        inner = int(np.prod(batch[j + 1:], dtype=np.int64))
+        idx.append(k.div(rest, inner) if inner > 1 else rest)   # never negative: C division
+        rest = k.rem(rest, inner) if inner > 1 else 0
+    return idx
+
+
+def _matmul_gemm(k, a, b, out) -> None:
+    """The register-blocked schedule (ir/ops/gemm.py). B's rows are read in
+    place when they are plain contiguous memory and few rows of A share
+    them; else B is first copied into kernel scratch as column panels
+    [panel, K, NR] (zero-padded), which the tiles then read sequentially:
+    the copy costs one pass over B and saves cache misses on every row
+    block of A (a large M, rows 4 KB apart, or a transposed/fused B)."""
+    *batch, m, n = out.shape
+    kk = a.shape[-1]
+    bl = Blocking.for_target(k, out.dtype)
+    nb = int(np.prod(batch, dtype=np.int64))
+
+    def bidx(outer):
+        return _batch_of(k, outer, batch)
+
+    row_bytes = n * out.dtype.itemsize
+    pack = not k.can_vload(b) or (m >= 4 * bl.mr and (b.const is None or row_bytes % 4096 == 0))
+    if pack:
+        bb = b.shape[:-2]
+        panels = -(-n // bl.nr)
+        packed = k.scratch(b.dtype, [*bb, panels, kk, bl.nr], "b_panels")
+        with k.loops([*bb, panels], "pk") as idx:
+            *bbi, jp = idx
+            with k.loop(kk, "pp") as p:
+                with k.loop(bl.nr, "pl") as lane:
+                    col = jp * bl.nr + lane
+                    src = k.load(b, [*bbi, p, k.min(col, n - 1)])
+                    k.store(packed, [*bbi, jp, p, lane], k.select(col < n, src, k.zero(b.dtype)))
+
+        def b_vec(o, p, j, lanes, cnt):
+            bi = bidx(o)
+            lead = len(bi) - len(bb)
+            pre = [0 if d == 1 else bi[lead + i] for i, d in enumerate(bb)]
+            jp = k.div(j, bl.nr)   # j starts a vector inside a panel
+            return k.vload(packed, [*pre, jp, p, j - jp * bl.nr], lanes)
+    else:
+        def b_vec(o, p, j, lanes, cnt):
+            return k.vload(b, _batch_index(b, bidx(o), [p, j]), lanes, cnt)
+
+    def finish(outer, m_lo, m_hi, n_lo, n_hi):
+        bi = bidx(outer)
+        with k.loop(m_hi, "fm", start=m_lo) as i:
+            k.finish(out, [*bi, i], [n_hi - n_lo], start=[n_lo])
+
+    gemm(k, out.dtype, m, n, kk,
+         a_at=lambda o, i, p: k.load(a, _batch_index(a, bidx(o), [i, p])),
+         b_vec=b_vec, c_index=lambda o, i, j: [*bidx(o), i, j],
+         init=lambda o, i: k.zero(out.dtype), finish=finish, c_buf=out, tasks_outer=nb)
+
+
 def _matmul_lower(k, ins, outs):
     a, b = ins
     out = outs[0]
     *batch, m, n = out.shape
     kk = a.shape[-1]
+    if k.lanes(out.dtype) > 1 and n > 1 and kk > 0:
+        _matmul_gemm(k, a, b, out)
+        return
     with k.loops(list(batch) + [m], "i") as idx:
         bi, i = idx[:-1], idx[-1]
         if n == 1:   # matrix-vector: a dot product per row, reduced in a register
