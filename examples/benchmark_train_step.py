@@ -15,6 +15,7 @@ loss, backward and optimizer.step.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -74,13 +75,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--batches", default="32,128")
     ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's default)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="threads for torch and dlc (default: each one's default, all cores for dlc)")
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     args = ap.parse_args()
     import torch
+
+    from dlc.codegen.llvm.pool import default_threads
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); dlc runs on 1 thread")
+        os.environ["DLC_NUM_THREADS"] = str(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); dlc {default_threads()} thread(s)")
     rows = []
     for batch in [int(b) for b in args.batches.split(",")]:
         rng = np.random.default_rng(0)
