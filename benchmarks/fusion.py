@@ -5,7 +5,7 @@ encoder: statistics, and end-to-end latency with fusion on and off.
 
 For each network (benchmarks/models.py, seeded random weights, exported by
 PyTorch): the statistics `dlc inspect --json` prints, with fusion on and
-off; then, in this one process, dlc.compile(model, fuse=True) and
+off; then, in this one process, dlc.compile(model, fuse=True, threads=1) and
 (fuse=False) (memory planning on in both), both checked against
 onnxruntime, and `run` timed in interleaved rounds (fused, unfused,
 onnxruntime with one thread) after one warm-up run each: the median wall
@@ -64,10 +64,10 @@ def bench(name: str, path: str, runs: int) -> dict:
     model = onnx.load(path)
     row = {"model": name, "fused": stats(model, True), "unfused": stats(model, False)}
     t0 = time.perf_counter()
-    fused = dlc.compile(path, fuse=True)
+    fused = dlc.compile(path, fuse=True, threads=1)
     row["compile_fused_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    unfused = dlc.compile(path, fuse=False)
+    unfused = dlc.compile(path, fuse=False, threads=1)
     row["compile_unfused_s"] = time.perf_counter() - t0
     sess = ort_session(path)
     feeds = feeds_for(fused)
@@ -138,7 +138,7 @@ def main():
                 rows.append(bench(name, path, args.runs))
             print(rows[-1], file=sys.stderr, flush=True)
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"python {platform.python_version()}, onnxruntime with 1 thread; dlc runs on one thread")
+          f"python {platform.python_version()}, onnxruntime and dlc with 1 thread")
     print(table(rows))
 
 
