@@ -378,22 +378,28 @@ def _check_input(info: TensorInfo, value, symbols: dict, fed_initializer: bool, 
             raise InputError(f"{what}: cannot convert {type(value).__name__} to a {info.dtype.name} array: {e}") \
                 from None
     if not fed_initializer:
-        if arr.ndim != len(info.shape):
-            raise InputError(f"{what}: expected {len(info.shape)} dims {_dims_str(info.shape)}, "
-                             f"got {arr.ndim} dims {_dims_str(arr.shape)}")
-        for axis, (want, got) in enumerate(zip(info.shape, arr.shape)):
-            if want.__class__ is int:
-                if want != got:
-                    raise InputError(f"{what}: dim {axis} must be {want}, got {got} "
-                                     f"(expected shape {_dims_str(info.shape)}, got {_dims_str(arr.shape)})")
-            else:
-                seen = symbols.setdefault(want, (got, info.name))
-                if seen[0] != got:
-                    raise InputError(f"{what}: dim {axis} ({want!r}) is {got}, but it is {seen[0]} "
-                                     f"in input {seen[1]!r}")
+        _check_shape(info, arr.shape, symbols, what)
     if not arr.flags.c_contiguous or type(arr) is not np.ndarray:
         arr = np.array(arr, order="C", subok=False)   # (ascontiguousarray would make 0-d arrays 1-d)
     return arr
+
+
+def _check_shape(info: TensorInfo, shape, symbols: dict, what: str) -> None:
+    """`shape` against the input's declared one: fixed dims equal, and each
+    symbolic dim the same size in every input that has it (`symbols`)."""
+    if len(shape) != len(info.shape):
+        raise InputError(f"{what}: expected {len(info.shape)} dims {_dims_str(info.shape)}, "
+                         f"got {len(shape)} dims {_dims_str(shape)}")
+    for axis, (want, got) in enumerate(zip(info.shape, shape)):
+        if want.__class__ is int:
+            if want != got:
+                raise InputError(f"{what}: dim {axis} must be {want}, got {got} "
+                                 f"(expected shape {_dims_str(info.shape)}, got {_dims_str(shape)})")
+        else:
+            seen = symbols.setdefault(want, (got, info.name))
+            if seen[0] != got:
+                raise InputError(f"{what}: dim {axis} ({want!r}) is {got}, but it is {seen[0]} "
+                                 f"in input {seen[1]!r}")
 
 
 def _on_device(value, cuda: bool) -> bool:
@@ -418,18 +424,7 @@ def _check_device_input(info: TensorInfo, value, symbols: dict, what: str):
     dt, shape, contiguous = device_info(value)
     if dt != info.dtype:
         raise InputError(f"{what}: expected dtype {info.dtype.name}, got {dt.name} (a device array)")
-    if len(shape) != len(info.shape):
-        raise InputError(f"{what}: expected {len(info.shape)} dims {_dims_str(info.shape)}, "
-                         f"got {len(shape)} dims {_dims_str(shape)}")
-    for axis, (want, got) in enumerate(zip(info.shape, shape)):
-        if want.__class__ is int:
-            if want != got:
-                raise InputError(f"{what}: dim {axis} must be {want}, got {got} "
-                                 f"(expected shape {_dims_str(info.shape)}, got {_dims_str(shape)})")
-        else:
-            seen = symbols.setdefault(want, (got, info.name))
-            if seen[0] != got:
-                raise InputError(f"{what}: dim {axis} ({want!r}) is {got}, but it is {seen[0]} in input {seen[1]!r}")
+    _check_shape(info, shape, symbols, what)
     if not contiguous:
         raise InputError(f"{what}: the device array is not C-contiguous; dlc uses device inputs in place, "
                          f"without a copy: make it contiguous first (e.g. cupy.ascontiguousarray, "

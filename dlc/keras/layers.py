@@ -319,78 +319,93 @@ def _check_channels_last(data_format):
         raise UnsupportedError("only data_format='channels_last' is supported (the Keras default)")
 
 
-class Conv2D(Layer):
-    def __init__(self, filters: int, kernel_size, strides=(1, 1), padding: str = "valid", data_format=None,
-                 dilation_rate=(1, 1), groups: int = 1, activation=None, use_bias: bool = True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
-        super().__init__(**kwargs)
-        _check_channels_last(data_format)
-        self.filters, self.groups = int(filters), int(groups)
-        self.kernel_size = _pair(kernel_size, "kernel_size")
-        self.strides = _pair(strides, "strides")
-        self.dilation_rate = _pair(dilation_rate, "dilation_rate")
-        self.padding = _check_padding(padding)
-        self.activation = activations.check(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
+class _Conv2DBase(Layer):
+    """What Conv2D and Conv2DTranspose share: arguments, weights, output
+    shape and the ONNX node (NHWC in, transposed to NCHW around it)."""
+    op = ""
 
-    def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ModelError(f"{self.name}: Conv2D expects (batch, height, width, channels) inputs, "
-                             f"got shape {input_shape}")
-        cin = input_shape[-1]
-        if cin % self.groups or self.filters % self.groups:
-            raise ModelError(f"{self.name}: channels {cin} and filters {self.filters} must divide by groups")
-        self.kernel = self.add_weight("kernel", self.kernel_size + (cin // self.groups, self.filters),
-                                      self.kernel_initializer)
-        self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
-        self.built = True
-
-    def _geometry(self, input_shape):
-        return [_conv_geometry(input_shape[1 + j], self.kernel_size[j], self.strides[j], self.dilation_rate[j],
-                               self.padding) for j in range(2)]
-
-    def compute_output_shape(self, input_shape):
-        geo = self._geometry(input_shape)
-        return (input_shape[0], geo[0][0], geo[1][0], self.filters)
-
-    def emit(self, b, ins):
-        x = b.channels_first(ins[0], self.name)
-        geo = self._geometry(x.shape)
-        w = b.node("Transpose", [b.weight(self.kernel.name, self.kernel.value)], self.name, perm=[3, 2, 0, 1])
-        args = [x.name, w] + ([b.weight(self.bias.name, self.bias.value)] if self.bias is not None else [])
-        y = b.node("Conv", args, self.name, kernel_shape=list(self.kernel_size), strides=list(self.strides),
-                   dilations=list(self.dilation_rate), pads=[geo[0][1], geo[1][1], geo[0][2], geo[1][2]],
-                   group=self.groups)
-        y = Sym(y, self.compute_output_shape(ins[0].shape), nchw=True)
-        return activations.emit(b, y, self.activation, self.name)
-
-
-class Conv2DTranspose(Layer):
-    def __init__(self, filters: int, kernel_size, strides=(1, 1), padding: str = "valid", output_padding=None,
-                 data_format=None, dilation_rate=(1, 1), activation=None, use_bias: bool = True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+    def __init__(self, filters, kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
+                 kernel_initializer, bias_initializer, **kwargs):
         super().__init__(**kwargs)
         _check_channels_last(data_format)
         self.filters = int(filters)
         self.kernel_size = _pair(kernel_size, "kernel_size")
         self.strides = _pair(strides, "strides")
         self.dilation_rate = _pair(dilation_rate, "dilation_rate")
-        self.output_padding = None if output_padding is None else _pair(output_padding, "output_padding")
         self.padding = _check_padding(padding)
         self.activation = activations.check(activation)
         self.use_bias = use_bias
         self.kernel_initializer, self.bias_initializer = kernel_initializer, bias_initializer
 
-    def build(self, input_shape):
-        if len(input_shape) != 4:
-            raise ModelError(f"{self.name}: Conv2DTranspose expects (batch, height, width, channels) inputs, "
-                             f"got shape {input_shape}")
-        # Keras' kernel layout: (kh, kw, filters, input channels)
-        self.kernel = self.add_weight("kernel", self.kernel_size + (self.filters, input_shape[-1]),
-                                      self.kernel_initializer)
+    def _build(self, kernel_channels):
+        """Keras' kernel layout: (kh, kw, *kernel_channels)."""
+        self.kernel = self.add_weight("kernel", self.kernel_size + kernel_channels, self.kernel_initializer)
         self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer) if self.use_bias else None
         self.built = True
+
+    def _check_rank(self, input_shape):
+        if len(input_shape) != 4:
+            raise ModelError(f"{self.name}: {type(self).__name__} expects (batch, height, width, channels) "
+                             f"inputs, got shape {input_shape}")
+
+    def compute_output_shape(self, input_shape):
+        geo = self._geometry(input_shape)
+        return (input_shape[0], geo[0][0], geo[1][0], self.filters)
+
+    def _attrs(self, geo) -> dict:
+        """The node's attributes besides the window's."""
+        raise NotImplementedError
+
+    def emit(self, b, ins):
+        x = b.channels_first(ins[0], self.name)
+        geo = self._geometry(x.shape)
+        w = b.node("Transpose", [b.weight(self.kernel.name, self.kernel.value)], self.name, perm=[3, 2, 0, 1])
+        args = [x.name, w] + ([b.weight(self.bias.name, self.bias.value)] if self.bias is not None else [])
+        y = b.node(self.op, args, self.name, kernel_shape=list(self.kernel_size), strides=list(self.strides),
+                   dilations=list(self.dilation_rate), pads=[geo[0][1], geo[1][1], geo[0][2], geo[1][2]],
+                   **self._attrs(geo))
+        y = Sym(y, self.compute_output_shape(ins[0].shape), nchw=True)
+        return activations.emit(b, y, self.activation, self.name)
+
+
+class Conv2D(_Conv2DBase):
+    op = "Conv"
+
+    def __init__(self, filters: int, kernel_size, strides=(1, 1), padding: str = "valid", data_format=None,
+                 dilation_rate=(1, 1), groups: int = 1, activation=None, use_bias: bool = True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
+                         kernel_initializer, bias_initializer, **kwargs)
+        self.groups = int(groups)
+
+    def build(self, input_shape):
+        self._check_rank(input_shape)
+        cin = input_shape[-1]
+        if cin % self.groups or self.filters % self.groups:
+            raise ModelError(f"{self.name}: channels {cin} and filters {self.filters} must divide by groups")
+        self._build((cin // self.groups, self.filters))
+
+    def _geometry(self, input_shape):
+        return [_conv_geometry(input_shape[1 + j], self.kernel_size[j], self.strides[j], self.dilation_rate[j],
+                               self.padding) for j in range(2)]
+
+    def _attrs(self, geo) -> dict:
+        return {"group": self.groups}
+
+
+class Conv2DTranspose(_Conv2DBase):
+    op = "ConvTranspose"
+
+    def __init__(self, filters: int, kernel_size, strides=(1, 1), padding: str = "valid", output_padding=None,
+                 data_format=None, dilation_rate=(1, 1), activation=None, use_bias: bool = True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", **kwargs):
+        super().__init__(filters, kernel_size, strides, padding, data_format, dilation_rate, activation, use_bias,
+                         kernel_initializer, bias_initializer, **kwargs)
+        self.output_padding = None if output_padding is None else _pair(output_padding, "output_padding")
+
+    def build(self, input_shape):
+        self._check_rank(input_shape)
+        self._build((self.filters, input_shape[-1]))   # Keras: (kh, kw, filters, input channels)
 
     def _geometry(self, input_shape):
         """Per spatial axis: output length, begin pad, end pad, output_padding (as Keras computes them)."""
@@ -410,20 +425,8 @@ class Conv2DTranspose(Layer):
             out.append((length, begin, max(-extra, 0), max(extra, 0)))
         return out
 
-    def compute_output_shape(self, input_shape):
-        geo = self._geometry(input_shape)
-        return (input_shape[0], geo[0][0], geo[1][0], self.filters)
-
-    def emit(self, b, ins):
-        x = b.channels_first(ins[0], self.name)
-        geo = self._geometry(x.shape)
-        w = b.node("Transpose", [b.weight(self.kernel.name, self.kernel.value)], self.name, perm=[3, 2, 0, 1])
-        args = [x.name, w] + ([b.weight(self.bias.name, self.bias.value)] if self.bias is not None else [])
-        y = b.node("ConvTranspose", args, self.name, kernel_shape=list(self.kernel_size), strides=list(self.strides),
-                   dilations=list(self.dilation_rate), pads=[geo[0][1], geo[1][1], geo[0][2], geo[1][2]],
-                   output_padding=[geo[0][3], geo[1][3]])
-        y = Sym(y, self.compute_output_shape(ins[0].shape), nchw=True)
-        return activations.emit(b, y, self.activation, self.name)
+    def _attrs(self, geo) -> dict:
+        return {"output_padding": [geo[0][3], geo[1][3]]}
 
 
 class _Pooling2D(Layer):

@@ -182,16 +182,6 @@ class Model(Layer):
         else:
             self.save_weights(filepath)
 
-    def get_weights(self) -> list[np.ndarray]:
-        return [v.numpy() for v in self.weights]
-
-    def set_weights(self, weights) -> None:
-        mine = self.weights
-        if len(weights) != len(mine):
-            raise ModelError(f"{self.name}: expected {len(mine)} weight arrays, got {len(weights)}")
-        for v, w in zip(mine, weights):
-            v.assign(w)
-
     def save_weights(self, filepath) -> None:
         """All weights, in order, in a numpy .npz archive."""
         path = os.fspath(filepath)
