@@ -24,6 +24,7 @@ import numpy as np
 from .. import dtypes
 from ..errors import ShapeError, UnsupportedError
 from ..shapes import is_known, unknown_dim
+from .conv_fast import depthwise_2d, shifted_gemm
 from .gemm import Blocking, flat_index, gemm
 from .base import INJECTIVE, OPAQUE, OUT_FUSABLE, REDUCE, OpDef, register
 from .npmath import NumpyMath as _NumpyMath
@@ -290,8 +291,10 @@ def _conv_lower(k, ins, outs, strides, dilations, pads, pad_mode="explicit", gro
     """Per output row: y[..., :] = bias, then for each input channel and tap
     y[..., ow] += x[..., ow*stride + offset] * w[tap] over the ow whose input
     lies inside, so the innermost loop runs along contiguous rows. On a
-    target with vectors, a convolution with more than one input channel
-    per group is a GEMM instead (_conv_gemm)."""
+    target with vectors: a 2-D depthwise convolution is vectorized along
+    rows, a stride-1 one with several taps is a GEMM over shifted rows of
+    the input (both in conv_fast.py), any other with more than one input
+    channel per group is a GEMM over im2col copies (_conv_gemm)."""
     x, w = ins[0], ins[1]
     b = ins[2] if len(ins) > 2 else None
     y = outs[0]
@@ -299,10 +302,17 @@ def _conv_lower(k, ins, outs, strides, dilations, pads, pad_mode="explicit", gro
     m, cg, *kernel = w.shape
     mg = m // group
     out, begin, _ = window_geometry(size, kernel, strides, dilations, pads, pad_mode)
-    if k.lanes(y.dtype) > 1 and cg > 1 and len(out) >= 1 and not k.has_hooks(w) and \
-            (b is None or not k.has_hooks(b)) and y.numel > 0:
-        _conv_gemm(k, x, w, b, y, size, kernel, out, strides, dilations, begin, group)
-        return
+    if k.lanes(y.dtype) > 1 and len(out) >= 1 and not k.has_hooks(w) and \
+            (b is None or not k.has_hooks(b)) and y.numel > 0 and all(bg >= 0 for bg in begin):
+        if cg == 1 and len(out) == 2:
+            depthwise_2d(k, x, w, b, y, size, kernel, out, strides, dilations, begin, group)
+            return
+        if cg > 1 and all(st == 1 for st in strides) and int(np.prod(kernel)) > 1:
+            shifted_gemm(k, x, w, b, y, size, kernel, out, dilations, begin, group)
+            return
+        if cg > 1:
+            _conv_gemm(k, x, w, b, y, size, kernel, out, strides, dilations, begin, group)
+            return
     s, d, p, wl, ol = strides[-1], dilations[-1], begin[-1], size[-1], out[-1]
     with k.loops([n, group, mg, *out[:-1]], "i") as (ni, g, mi, *o):
         oc = g * mg + mi
