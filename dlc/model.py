@@ -377,7 +377,7 @@ def _check_input(info: TensorInfo, value, symbols: dict, fed_initializer: bool, 
         except (TypeError, ValueError) as e:
             raise InputError(f"{what}: cannot convert {type(value).__name__} to a {info.dtype.name} array: {e}") \
                 from None
-    if not fed_initializer:
+    if not fed_initializer and arr.shape != info.shape:   # (equal: every dim fixed and matching)
         _check_shape(info, arr.shape, symbols, what)
     if not arr.flags.c_contiguous or type(arr) is not np.ndarray:
         arr = np.array(arr, order="C", subok=False)   # (ascontiguousarray would make 0-d arrays 1-d)

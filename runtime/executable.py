@@ -2,14 +2,14 @@
 and a pool of arenas. Calling it is one native call.
 
 The arena is allocated once, with the Executable, and reused by every call.
-Concurrent calls are safe: each call takes its own arena from the pool (a
-new one when all are busy), so no two calls share scratch memory. ctypes
-releases the GIL during the native call.
+Concurrent calls are safe: each call takes its own arena (and the pointer
+table that goes with it) from the pool, a new one when all are busy, so no
+two calls share scratch memory. ctypes releases the GIL during the native
+call.
 """
 from __future__ import annotations
 
 import ctypes
-import threading
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -118,10 +118,12 @@ class Executable:
         self._weights_ptr = self.weights.ctypes.data
         n_in = len(meta.input_dtypes)
         self._table_type = ctypes.c_void_p * max(n_in + len(self._out_specs), 1)
+        self._n_in = n_in
         self._outputs_at = n_in * ctypes.sizeof(ctypes.c_void_p)
-        self._lock = threading.Lock()
         self._inplace = [(j, i) for j, i in meta.inplace]
-        self._free: list[tuple[np.ndarray, int]] = [self._new_arena()]   # arenas not in use, with addresses
+        # arenas not in use: (arena, its address, a pointer table, its address); list.pop and
+        # list.append are atomic, so taking and returning one needs no lock
+        self._free: list[tuple] = [self._new_arena()]
 
     @property
     def threads(self) -> int:
@@ -136,15 +138,10 @@ class Executable:
         if self._threads_cell is not None:
             self._threads_cell.value = self._threads
 
-    def _new_arena(self) -> tuple[np.ndarray, int]:
+    def _new_arena(self) -> tuple:
         arena = aligned_empty(max(self.meta.arena_bytes, 1))
-        return arena, arena.ctypes.data
-
-    def _take_arena(self) -> tuple[np.ndarray, int]:
-        with self._lock:
-            if self._free:
-                return self._free.pop()
-        return self._new_arena()   # another call holds the others
+        table = self._table_type()
+        return arena, arena.ctypes.data, table, ctypes.addressof(table)
 
     def run(self, inputs: list[np.ndarray], timestamps: np.ndarray | None = None) -> list[np.ndarray]:
         """Run on inputs that already match the specialization (dtype, shape,
@@ -155,16 +152,19 @@ class Executable:
                 for dtype, shape, nbytes, small in self._out_specs]
         for j, i in self._inplace:   # written over the input: the input array is the output
             outs[j] = inputs[i]
-        # one table: the input pointers, then the output pointers
-        table = self._table_type(*[data_pointer(a) for a in inputs], *[data_pointer(o) for o in outs])
-        base = ctypes.addressof(table)
-        arena = self._take_arena()
         try:
-            status = self._fn(base, base + self._outputs_at, self._weights_ptr, arena[1],
+            slot = self._free.pop()
+        except IndexError:   # another call holds the others
+            slot = self._new_arena()
+        _, arena, table, base = slot
+        try:
+            # one table: the input pointers, then the output pointers
+            table[:self._n_in] = [data_pointer(a) for a in inputs]
+            table[self._n_in:self._n_in + len(outs)] = [data_pointer(o) for o in outs]
+            status = self._fn(base, base + self._outputs_at, self._weights_ptr, arena,
                               None if timestamps is None else _stamps_pointer(timestamps, len(self.meta.calls)))
         finally:
-            with self._lock:
-                self._free.append(arena)
+            self._free.append(slot)
         if status:
             raise ExecutionError(self.meta.error_message(status))
         return outs

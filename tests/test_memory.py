@@ -132,8 +132,8 @@ def test_arena_is_allocated_once_and_reused():
     nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Softmax", ["h"], ["y"])]
     m = dlc.compile(make_model(nodes, [("x", np.float32, [4, 8])], ["y"], {"w": rand(8, 8)}))
     exe = m.executable(m.compiled_shapes[0])
-    (arena, address), = exe._free          # allocated with the compiled code, before any run
+    (arena, address, _, _), = exe._free    # allocated with the compiled code, before any run
     assert arena.size >= exe.meta.arena_bytes > 0
     for seed in range(3):
         m(rand(4, 8, seed=seed))
-    assert [a for _, a in exe._free] == [address]   # every call ran in that one arena
+    assert [slot[1] for slot in exe._free] == [address]   # every call ran in that one arena
