@@ -6,13 +6,17 @@
   the taps, from a zero-padded copy of the input plane split into `stride`
   column phases, so that every tap's read is one contiguous vector load
   (no bounds checks, no gathers, any stride and dilation).
-- `shifted_gemm`: stride 1, several taps. Without im2col: over the
-  zero-padded input laid out flat (row length P), output position o lies
-  at n = o_h * P + o_w, and tap t reads the input at n + off(t) for every
-  n, so B[(c, t), n] = xpad[c, n + off(t)] is a contiguous row and the GEMM
-  reads it in place. The GEMM also computes the P - OW columns between two
-  output rows (wasted work, ~(kw-1)/P of it), so C goes to scratch and the
-  final copy into y drops them (and runs the fused epilogue).
+- `shifted_gemm`: several input channels per group (any kernel other than
+  a plain 1x1). Without im2col: over the input zero-padded and laid out
+  flat (row length P), output position o lies at n = o_h * P + o_w, and
+  tap t reads the input at n + off(t) for every n, so B[(c, t), n] =
+  xpad[c, n + off(t)] is a contiguous row that the GEMM reads in place.
+  With a stride s the input is first split into the s phases per axis the
+  taps read (xpad[u * s + phase]), which makes the same true for each tap's
+  phase plane. The GEMM also computes the P - OW columns between two
+  output rows (wasted work, ~(kw - 1) / (s * P) of it), so C goes to
+  scratch and the final copy into y drops them (and runs the fused
+  epilogue). The weights are the GEMM's A, read in place.
 """
 from __future__ import annotations
 
@@ -84,18 +88,23 @@ def _fill_phases(k, x, xp, s, ni, g, H, W, rows, cols, sw, begin):
                 k.store(xp, [s, ph, r + ph_, v], k.load(x, [ni, g, r, v * sw + ph - pw]))
 
 
-def shifted_gemm(k, x, w, b, y, size, kernel, out, dilations, begin, group):
-    """y for stride-1 convolutions with more than one tap, any rank."""
+def shifted_gemm(k, x, w, b, y, size, kernel, out, strides, dilations, begin, group):
+    """y for convolutions with more than one input channel per group, any
+    rank, stride, dilation and (non-negative) padding."""
     n = x.shape[0]
     m, cg = w.shape[:2]
     mg = m // group
     nsp = len(out)
-    padded = [o + (kt - 1) * d for o, kt, d in zip(out, kernel, dilations)]
+    # per axis: the input phases the taps read (tap t reads phase t*d % s, shifted by t*d // s)
+    phases = [sorted({t * d % st for t in range(kt)}) for kt, d, st in zip(kernel, dilations, strides)]
+    padded = [o + (kt - 1) * d // st for o, kt, d, st in zip(out, kernel, dilations, strides)]
     pstride = [int(np.prod(padded[j + 1:], dtype=np.int64)) for j in range(nsp)]
     plane = int(np.prod(padded, dtype=np.int64))
+    nph = int(np.prod([len(ph) for ph in phases], dtype=np.int64))
     taps = int(np.prod(kernel, dtype=np.int64))
     kk = cg * taps
-    copy = list(padded) != list(size) or any(begin) or not k.can_vload(x)
+    copy = nph > 1 or any(st > 1 for st in strides) or list(padded) != list(size) or any(begin) \
+        or not k.can_vload(x)
     bl = Blocking.for_target(k, y.dtype)
     # whole output rows (steps of the outermost axis) per GEMM, so C scratch stays small
     row_cols = pstride[0]
@@ -105,27 +114,24 @@ def shifted_gemm(k, x, w, b, y, size, kernel, out, dilations, begin, group):
     ncols = (rows - 1) * row_cols + span
     ld = rows * row_cols + (bl.nr if (rows * row_cols * y.dtype.itemsize) % 4096 == 0 else 0)
     cbuf = k.scratch(y.dtype, [mg, ld], "c")
-    # off[q]: where B's row q = (channel, taps) starts in the (padded) input of a group
+    # off[c * taps + t]: where B's row (input channel c, tap t) starts in the input of a group
+    # (or in its padded phase planes): the tap's phase plane, shifted by t * d // s per axis
     off = k.scratch(np.dtype("int64"), [kk], "off")
-    with k.loop(kk, "q") as q:
-        c, rest, o = k.div(q, taps) if taps > 1 else q, k.rem(q, taps) if taps > 1 else 0, 0
+    for ti, t in enumerate(np.ndindex(*kernel)):
+        phase, shift = 0, 0
         for j in range(nsp):
-            step = int(np.prod(kernel[j + 1:], dtype=np.int64))
-            t = k.div(rest, step) if step > 1 else rest
-            rest = k.rem(rest, step) if step > 1 else 0
-            o = o + t * (dilations[j] * pstride[j])
-        k.store(off, [q], c * plane + o)
-    src = k.scratch(x.dtype, [cg, plane], "xpad") if copy else x
+            phase = phase * len(phases[j]) + phases[j].index(t[j] * dilations[j] % strides[j])
+            shift += t[j] * dilations[j] // strides[j] * pstride[j]
+        with k.loop(cg, "c") as c:
+            k.store(off, [c * taps + ti], c * (nph * plane) + (phase * plane + shift))
+    src = k.scratch(x.dtype, [cg, nph * plane], "xpad") if copy else x
     if copy:   # the padding stays zero: each image overwrites only the interior
-        with k.loop(cg, "c", parallel=True) as c, k.loop(plane, "u") as u:
+        with k.loop(cg, "c", parallel=True) as c, k.loop(nph * plane, "u") as u:
             k.store(src, [c, u], k.zero(x.dtype))
     with k.loop(n * group, "img") as ig:
         ni, g = (k.div(ig, group), k.rem(ig, group)) if group > 1 else (ig, 0)
         if copy:
-            with k.loop(cg, "c", parallel=True) as c, \
-                    _loops(k, [min(sz, p - bg) for sz, p, bg in zip(size, padded, begin)], "i") as pos:
-                at = sum((p + bg) * st for p, bg, st in zip(pos, begin, pstride))
-                k.store(src, [c, at], k.load(x, [ni, g * cg + c, *pos]))
+            _fill_phase_planes(k, x, src, ni, g * cg, cg, size, begin, strides, phases, padded, pstride)
 
         def b_at(q, j):   # the index of B[q, j] in src
             return flat_index(src, [] if copy else [ni, g * cg], k.load(off, [q]) + j)
@@ -156,6 +162,28 @@ def shifted_gemm(k, x, w, b, y, size, kernel, out, dilations, begin, group):
                  finish=finish, c_buf=cbuf, chunk_cols=None if nsp <= 2 else _chunk(bl, mg, ncols, row_cols))
 
 
+def _fill_phase_planes(k, x, src, ni, c0, cg, size, begin, strides, phases, padded, pstride):
+    """src[c, phase, u...] = x[ni, c0 + c, u * stride + phase - begin] (per axis)
+    where that lies inside x and u inside the plane; the rest stays zero."""
+    plane = int(np.prod(padded, dtype=np.int64))
+    nsp = len(size)
+    combos = np.ndindex(*[len(ph) for ph in phases])
+    with k.loop(cg, "c", parallel=True) as c:
+        for at, combo in enumerate(combos):
+            ranges = []   # per axis, the plane positions u whose input lies inside
+            for j in range(nsp):
+                ph, st = phases[j][combo[j]], strides[j]
+                lo = max(0, _ceil(begin[j] - ph, st))
+                hi = min(padded[j], (size[j] - 1 + begin[j] - ph) // st + 1)
+                ranges.append((lo, hi, ph))
+            if any(hi <= lo for lo, hi, _ in ranges):
+                continue
+            with _loops(k, [(lo, hi) for lo, hi, _ in ranges], "u") as u:
+                pos = [u_j * strides[j] + ph - begin[j] for j, (u_j, (_, _, ph)) in enumerate(zip(u, ranges))]
+                k.store(src, [c, at * plane + sum(u_j * st for u_j, st in zip(u, pstride))],
+                        k.load(x, [ni, c0 + c, *pos]))
+
+
 def _chunk(bl, mg, ncols, row_cols):
     """Columns per GEMM task for 3 or more spatial dims: whole rows, about 8
     tasks in all."""
@@ -165,6 +193,7 @@ def _chunk(bl, mg, ncols, row_cols):
 
 @contextmanager
 def _loops(k, extents, prefix):
-    """Nested loops over `extents` (none: an empty index)."""
+    """Nested loops over `extents`, each a stop or a (start, stop) pair (none: an empty index)."""
     with ExitStack() as stack:
-        yield [stack.enter_context(k.loop(e, f"{prefix}{j}")) for j, e in enumerate(extents)]
+        yield [stack.enter_context(k.loop(e[1], f"{prefix}{j}", start=e[0]) if isinstance(e, tuple)
+                                   else k.loop(e, f"{prefix}{j}")) for j, e in enumerate(extents)]

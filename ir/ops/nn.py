@@ -198,103 +198,46 @@ def _conv_ref(x, w, b=None, *, strides, dilations, pads, pad_mode="explicit", gr
     return y
 
 
-IM2COL_BYTES = 1 << 20
-
-
-def _conv_gemm(k, x, w, b, y, size, kernel, out, strides, dilations, begin, group):
-    """Convolution as a GEMM per image and group (ir/ops/gemm.py):
-    y[m, o] = bias[m] + sum_q w[m, q] * cols[q, o], q over (input channel,
-    taps), o over output positions. A 1x1 convolution with stride 1 and no
-    padding reads x itself as `cols`; any other copies the windows into
-    kernel scratch first (im2col), a few output rows at a time: at most
-    IM2COL_BYTES of copies, unless one output row takes more."""
-    n, cin = x.shape[:2]
+def _conv_1x1(k, x, w, b, y, out, group):
+    """A 1x1 convolution with stride 1 and no padding: per image and group
+    the GEMM y[m, o] = bias[m] + sum_c w[m, c] * x[c, o] (ir/ops/gemm.py),
+    reading x and writing y in place."""
+    n = x.shape[0]
     m, cg = w.shape[:2]
     mg = m // group
-    taps = int(np.prod(kernel, dtype=np.int64))
-    kk = cg * taps
     nsp = int(np.prod(out, dtype=np.int64))
     inner = int(np.prod(out[1:], dtype=np.int64))   # positions per step of the outermost output axis
-    direct = (taps == 1 and all(s == 1 for s in strides) and all(p == 0 for p in begin)
-              and list(out) == list(size) and k.can_vload(x))
     bl = Blocking.for_target(k, y.dtype)
+    # columns per task: whole steps of the outer output axis, ~8 tasks in all
+    want = max(1, -(-8 // (n * group * -(-mg // bl.mc))))
+    chunk = min(max(1, -(-max(bl.nr, -(-nsp // want)) // inner)) * inner, nsp)
 
-    def chunk_cols(outer_tasks, ncols):   # whole steps of the outer output axis, ~8 tasks in all
-        mblocks = -(-mg // bl.mc)
-        want = max(1, -(-8 // (outer_tasks * mblocks)))
-        rows = max(1, -(-max(bl.nr, -(-ncols // want)) // inner))
-        return min(rows * inner, ncols)
+    def split(o):   # task outer index -> (image, group)
+        return (k.div(o, group), k.rem(o, group)) if group > 1 else (o, 0)
 
-    def finish(ni, g, m_lo, m_hi, n_lo, n_hi):
+    def finish(o, m_lo, m_hi, n_lo, n_hi):
+        ni, g = split(o)
         o0 = k.div(n_lo, inner)
         with k.loop(m_hi, "fm", start=m_lo) as mi:
             k.finish(y, [ni, g * mg + mi], [k.div(n_hi, inner) - o0, *out[1:]], start=[o0] + [0] * (len(out) - 1))
 
-    def a_at(g, mi, q):
-        return k.load(w, flat_index(w, [g * mg + mi], q))
-
-    def init(g, mi):
-        return k.load(b, [g * mg + mi]) if b is not None else k.zero(y.dtype)
-
-    if direct:
-        def split(o):   # task outer index -> (image, group)
-            return (k.div(o, group), k.rem(o, group)) if group > 1 else (o, 0)
-
-        gemm(k, y.dtype, mg, nsp, kk,
-             a_at=lambda o, mi, q: a_at(split(o)[1], mi, q),
-             b_vec=lambda o, q, j, lanes, cnt: k.vload(x, flat_index(x, [split(o)[0], split(o)[1] * cg + q], j),
-                                                       lanes, cnt),
-             c_index=lambda o, mi, j: flat_index(y, [split(o)[0], split(o)[1] * mg + mi], j),
-             init=lambda o, mi: init(split(o)[1], mi),
-             finish=lambda o, m_lo, m_hi, n_lo, n_hi: finish(*split(o), m_lo, m_hi, n_lo, n_hi),
-             c_buf=y, chunk_cols=chunk_cols(n * group, nsp), tasks_outer=n * group)
-        return
-    # im2col a few output rows (steps of the outermost output axis) at a time, so the
-    # copy stays small (in cache for the GEMM that reads it, small in the arena)
-    per_row = kk * inner * x.dtype.itemsize
-    fit = max(1, IM2COL_BYTES // max(per_row, 1))
-    rows = max(d for d in range(1, out[0] + 1) if out[0] % d == 0 and d <= fit)
-    cw = rows * inner
-    row = cw + (bl.nr if (cw * y.dtype.itemsize) % 4096 == 0 else 0)   # rows 4 KB apart share cache sets
-    cols = k.scratch(x.dtype, [kk, row], "cols")
-    with k.loop(n * group, "img") as ig, k.loop(out[0] // rows, "rb") as rb:
-        ni, g = (k.div(ig, group), k.rem(ig, group)) if group > 1 else (ig, 0)
-        r0 = rb * rows
-        with k.loop(kk, "q", parallel=True) as q:
-            c = k.div(q, taps) if taps > 1 else q
-            t, rest = [], k.rem(q, taps) if taps > 1 else 0
-            for j in range(len(kernel)):
-                step = int(np.prod(kernel[j + 1:], dtype=np.int64))
-                t.append(k.div(rest, step) if step > 1 else rest)
-                rest = k.rem(rest, step) if step > 1 else 0
-            with ExitStack() as stack:
-                o = [stack.enter_context(k.loop(d, f"o{j}")) for j, d in enumerate([rows, *out[1:]])]
-                flat = 0
-                for oj, d in zip(o, [rows, *out[1:]]):
-                    flat = flat * d + oj
-                o[0] = o[0] + r0
-                pos = _window_positions(o, strides, begin, t, dilations)
-                inside = _all([(p >= 0) & (p < sz) for p, sz in zip(pos, size)])
-                safe = [k.clamp(p, 0, sz - 1) for p, sz in zip(pos, size)]
-                k.store(cols, [q, flat], k.select(inside, k.load(x, [ni, g * cg + c, *safe]), k.zero(x.dtype)))
-        off = r0 * inner
-        gemm(k, y.dtype, mg, cw, kk,
-             a_at=lambda o, mi, q: a_at(g, mi, q),
-             b_vec=lambda o, q, j, lanes, cnt: k.vload(cols, [q, j], lanes, cnt),
-             c_index=lambda o, mi, j: flat_index(y, [ni, g * mg + mi], off + j),
-             init=lambda o, mi: init(g, mi),
-             finish=lambda o, m_lo, m_hi, n_lo, n_hi: finish(ni, g, m_lo, m_hi, off + n_lo, off + n_hi),
-             c_buf=y, chunk_cols=chunk_cols(1, cw))
+    gemm(k, y.dtype, mg, nsp, cg,
+         a_at=lambda o, mi, c: k.load(w, flat_index(w, [split(o)[1] * mg + mi], c)),
+         b_vec=lambda o, c, j, lanes, cnt: k.vload(x, flat_index(x, [split(o)[0], split(o)[1] * cg + c], j),
+                                                   lanes, cnt),
+         c_index=lambda o, mi, j: flat_index(y, [split(o)[0], split(o)[1] * mg + mi], j),
+         init=lambda o, mi: k.load(b, [split(o)[1] * mg + mi]) if b is not None else k.zero(y.dtype),
+         finish=finish, c_buf=y, chunk_cols=chunk, tasks_outer=n * group)
 
 
 def _conv_lower(k, ins, outs, strides, dilations, pads, pad_mode="explicit", group=1):
     """Per output row: y[..., :] = bias, then for each input channel and tap
     y[..., ow] += x[..., ow*stride + offset] * w[tap] over the ow whose input
     lies inside, so the innermost loop runs along contiguous rows. On a
-    target with vectors: a 2-D depthwise convolution is vectorized along
-    rows, a stride-1 one with several taps is a GEMM over shifted rows of
-    the input (both in conv_fast.py), any other with more than one input
-    channel per group is a GEMM over im2col copies (_conv_gemm)."""
+    target with vectors (and pads not negative): a 2-D convolution with one
+    input channel per group is vectorized along rows; one with more is a
+    GEMM: in place for 1x1 (_conv_1x1), else over shifted rows of the
+    (padded, split into stride phases) input (conv_fast.py)."""
     x, w = ins[0], ins[1]
     b = ins[2] if len(ins) > 2 else None
     y = outs[0]
@@ -307,11 +250,12 @@ def _conv_lower(k, ins, outs, strides, dilations, pads, pad_mode="explicit", gro
         if cg == 1 and len(out) == 2:
             depthwise_2d(k, x, w, b, y, size, kernel, out, strides, dilations, begin, group)
             return
-        if cg > 1 and all(st == 1 for st in strides) and int(np.prod(kernel)) > 1:
-            shifted_gemm(k, x, w, b, y, size, kernel, out, dilations, begin, group)
+        if cg > 1 and all(kt == 1 for kt in kernel) and all(st == 1 for st in strides) and not any(begin) \
+                and list(out) == list(size) and k.can_vload(x):
+            _conv_1x1(k, x, w, b, y, out, group)
             return
         if cg > 1:
-            _conv_gemm(k, x, w, b, y, size, kernel, out, strides, dilations, begin, group)
+            shifted_gemm(k, x, w, b, y, size, kernel, out, strides, dilations, begin, group)
             return
     s, d, p, wl, ol = strides[-1], dilations[-1], begin[-1], size[-1], out[-1]
     with k.loops([n, group, mg, *out[:-1]], "i") as (ni, g, mi, *o):

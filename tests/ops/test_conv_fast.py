@@ -1,5 +1,6 @@
-"""The vectorized convolution schedules (ir/ops/conv_fast.py): depthwise
-(vectorized along rows) and the stride-1 GEMM over shifted input rows,
+"""The vectorized convolution schedules (ir/ops/conv_fast.py and the 1x1
+GEMM in nn.py): depthwise (vectorized along rows) and the GEMM over shifted
+rows of the (padded, phase-split) input,
 against onnxruntime, with a fused epilogue, at 1 and 2 threads (which must
 give identical results)."""
 from __future__ import annotations
@@ -56,6 +57,14 @@ SHIFTED = [
     ((1, 20, 7, 7), (300, 20, 3, 3), dict(pads=[1, 1, 1, 1])),                       # rows over MC
     ((2, 3, 17), (4, 3, 3), dict(pads=[1, 2], dilations=[2])),                       # 1-D
     ((1, 2, 5, 6, 4), (3, 2, 3, 2, 2), dict(pads=[1, 0, 1, 1, 1, 0])),              # 3-D
+    ((2, 8, 14, 15), (16, 8, 3, 3), dict(strides=[2, 2], pads=[1, 1, 1, 1])),        # stride: phase planes
+    ((1, 8, 14, 13), (12, 8, 1, 1), dict(strides=[2, 2])),                           # 1x1 stride 2: one phase
+    ((1, 3, 23, 22), (8, 3, 7, 7), dict(strides=[2, 2], pads=[3, 3, 3, 3])),         # a ResNet stem
+    ((1, 4, 17, 19), (5, 4, 3, 2), dict(strides=[3, 2], dilations=[2, 3], pads=[2, 0, 1, 3])),
+    ((1, 6, 5, 7), (4, 6, 1, 1), dict(pads=[1, 0, 0, 2])),                           # 1x1 with pads
+    ((2, 4, 9, 8), (6, 2, 2, 2), dict(group=2, strides=[2, 3], pads=[0, 1, 1, 0])),
+    ((1, 2, 7, 6, 5), (3, 2, 3, 2, 2), dict(strides=[2, 1, 2], pads=[1, 0, 1, 1, 1, 0])),
+    ((1, 16, 9, 9), (8, 16, 1, 1), {}),                                              # 1x1 in place
 ]
 
 
