@@ -165,3 +165,23 @@ def test_overlapping_arguments_lose_noalias():
     assert 'define internal void @"inplace_neg"(ptr %"x", ptr %"y")' in text
     prog.calls[0].args = [Storage("arena", 0), Storage("arena", 64)]
     assert '(ptr noalias %"x", ptr noalias %"y")' in str(render_program(prog))
+
+
+def test_kernels_differing_only_in_memory_are_rendered_once(tmp_path):
+    # two convolutions of the same shapes (other weights) and a third of another: two kernel functions
+    import re
+
+    from onnx import helper
+
+    import dlc
+    from tests.util import make_model, rand, run_ort
+    nodes = [helper.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["a", "w2"], ["b"], pads=[1, 1, 1, 1]),
+             helper.make_node("Conv", ["b", "w3"], ["y"])]
+    model = make_model(nodes, [("x", np.float32, [1, 4, 6, 6])], ["y"],
+                       {"w1": rand(4, 4, 3, 3, seed=1), "w2": rand(4, 4, 3, 3, seed=2), "w3": rand(2, 4, 3, 3, seed=3)})
+    m = dlc.compile(model, dump_dir=str(tmp_path), cache=False)
+    x = rand(1, 4, 6, 6)
+    np.testing.assert_allclose(m.run(None, {"x": x})[0], run_ort(model, {"x": x})[0], rtol=1e-4, atol=1e-4)
+    kernels = re.findall(r"define internal void @\"?(conv_\d+)\"?\(", (tmp_path / "module.ll").read_text())
+    assert sorted(kernels) == ["conv_0", "conv_2"]

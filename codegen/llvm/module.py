@@ -9,6 +9,11 @@ the arena, and returns 0, or the status of the first failed run-time check.
 calls: the entry then stores a monotonic clock reading (ns) before the first
 call and after each one (the per-kernel profile, dlc/profile.py). A null
 pointer costs one predictable branch per call.
+
+Kernels that differ only in the memory they run on (e.g. the repeated
+blocks of a ResNet: same shapes, other weights) are rendered once, under
+the first one's name, and called with each one's pointers: LLVM's time
+grows with the code it optimizes.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import time
 
 from llvmlite import ir
 
+from ..kir_print import kernel_signature
 from ..program import Call, Program
 from .render import I8, I32, I64, PTR, render_kernel
 
@@ -92,9 +98,14 @@ def render_program(prog: Program, render_seconds: dict | None = None) -> ir.Modu
         base = weights if s.kind == "weights" else arena
         return b.gep(base, [ir.Constant(I64, s.index)], inbounds=True, source_etype=I8)
 
+    rendered = {}   # (kernel signature, overlapping args) -> its function
     for ci, call in enumerate(prog.calls):
         t0 = time.perf_counter()
-        kfn = render_kernel(module, call.kernel, overlapping_args(call))
+        overlap = overlapping_args(call)
+        key = (kernel_signature(call.kernel), frozenset(overlap))
+        if key not in rendered:
+            rendered[key] = render_kernel(module, call.kernel, overlap)
+        kfn = rendered[key]
         if render_seconds is not None:
             render_seconds[call.kernel.name] = render_seconds.get(call.kernel.name, 0.0) + time.perf_counter() - t0
         args = [pointer(s) for s in call.args]
