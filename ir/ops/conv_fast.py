@@ -27,7 +27,7 @@ import numpy as np
 from .gemm import Blocking, flat_index, gemm
 
 SLOTS = 32            # depthwise: scratch planes, one per parallel task
-SHIFT_C_BYTES = 4 << 20   # shifted_gemm: at most this much C scratch per GEMM (whole output rows)
+SHIFT_BYTES = 4 << 20   # shifted_gemm: at most this much scratch (C, packed B) per GEMM (whole output rows)
 
 
 def _ceil(a: int, b: int) -> int:
@@ -106,12 +106,19 @@ def shifted_gemm(k, x, w, b, y, size, kernel, out, strides, dilations, begin, gr
     copy = nph > 1 or any(st > 1 for st in strides) or list(padded) != list(size) or any(begin) \
         or not k.can_vload(x)
     bl = Blocking.for_target(k, y.dtype)
-    # whole output rows (steps of the outermost axis) per GEMM, so C scratch stays small
+    # B packed into column panels [panel, K, NR] (read in place, a tile's KC x NR sliver of B is
+    # KC rows of scattered, unaligned memory: more cache lines than L1 holds); panels must start
+    # at the GEMM's column chunks, which they do unless those are whole rows (3 or more dims)
+    pack = nsp <= 2
+    # whole output rows (steps of the outermost axis) per GEMM, so scratch stays small
     row_cols = pstride[0]
-    fit = max(1, SHIFT_C_BYTES // max(mg * row_cols * y.dtype.itemsize, 1))
+    fit = max(1, SHIFT_BYTES // max((mg + (kk if pack else 0)) * row_cols * y.dtype.itemsize, 1))
     rows = max(d for d in range(1, out[0] + 1) if out[0] % d == 0 and d <= fit)
     span = sum((o - 1) * st for o, st in zip(out[1:], pstride[1:])) + 1   # columns of one output row
     ncols = (rows - 1) * row_cols + span
+    L, NR = bl.lanes, bl.nr
+    panels = _ceil(ncols, NR)
+    bp = k.scratch(x.dtype, [panels, kk, NR], "b_panels") if pack else None
     ld = rows * row_cols + (bl.nr if (rows * row_cols * y.dtype.itemsize) % 4096 == 0 else 0)
     cbuf = k.scratch(y.dtype, [mg, ld], "c")
     # off[c * taps + t]: where B's row (input channel c, tap t) starts in the input of a group
@@ -139,6 +146,23 @@ def shifted_gemm(k, x, w, b, y, size, kernel, out, strides, dilations, begin, gr
         with k.loop(out[0] // rows, "rb") as rb:
             r0 = rb * rows
             base = r0 * row_cols
+            if pack:
+                def pack_panel(jp, last):
+                    with k.loop(kk, "pq") as q:
+                        for v in range(NR // L):
+                            j = jp * NR + v * L
+                            cnt = k.max(k.min(ncols - j, L), 0) if last else None
+                            k.store(bp, [jp, q, v * L], k.vload(src, b_at(q, base + j), L, cnt))
+                with k.loop(ncols // NR, "pj", parallel=True) as jp:
+                    pack_panel(jp, False)
+                if ncols % NR:
+                    pack_panel(ncols // NR, True)
+
+            def b_vec(o, q, j, lanes, cnt):
+                if not pack:
+                    return k.vload(src, b_at(q, base + j), lanes, cnt)
+                jp = k.div(j, NR)   # j starts a vector inside a panel
+                return k.vload(bp, [jp, q, j - jp * NR], lanes)
 
             def finish(o, m_lo, m_hi, n_lo, n_hi):
                 # C -> y, dropping the columns between output rows; the epilogue runs in the store
@@ -156,7 +180,7 @@ def shifted_gemm(k, x, w, b, y, size, kernel, out, strides, dilations, begin, gr
 
             gemm(k, y.dtype, mg, ncols, kk,
                  a_at=lambda o, mi, q: k.load(w, flat_index(w, [g * mg + mi], q)),
-                 b_vec=lambda o, q, j, lanes, cnt: k.vload(src, b_at(q, base + j), lanes, cnt),
+                 b_vec=b_vec,
                  c_index=lambda o, mi, j: [mi, j],
                  init=lambda o, mi: k.load(b, [g * mg + mi]) if b is not None else k.zero(y.dtype),
                  finish=finish, c_buf=cbuf, chunk_cols=None if nsp <= 2 else _chunk(bl, mg, ncols, row_cols))

@@ -65,6 +65,7 @@ SHIFTED = [
     ((2, 4, 9, 8), (6, 2, 2, 2), dict(group=2, strides=[2, 3], pads=[0, 1, 1, 0])),
     ((1, 2, 7, 6, 5), (3, 2, 3, 2, 2), dict(strides=[2, 1, 2], pads=[1, 0, 1, 1, 1, 0])),
     ((1, 16, 9, 9), (8, 16, 1, 1), {}),                                              # 1x1 in place
+    ((1, 32, 40, 41), (24, 32, 3, 3), dict(pads=[1, 1, 1, 1])),                     # parallel packing
 ]
 
 
@@ -75,8 +76,8 @@ def test_shifted_gemm(xs, ws, attrs, bias):
 
 
 def test_shifted_gemm_in_row_blocks(monkeypatch):
-    # C scratch smaller than the output: the GEMM runs over blocks of output rows
-    monkeypatch.setattr(conv_fast, "SHIFT_C_BYTES", 2048)
+    # scratch smaller than the output: the GEMM runs over blocks of output rows
+    monkeypatch.setattr(conv_fast, "SHIFT_BYTES", 2048)
     _check((2, 3, 12, 10), (8, 3, 3, 3), dict(pads=[1, 1, 1, 1]))
     _check((1, 2, 6, 5, 4), (3, 2, 3, 2, 2), dict(pads=[1, 0, 1, 1, 1, 0]))
 
