@@ -106,10 +106,13 @@ def shifted_gemm(k, x, w, b, y, size, kernel, out, strides, dilations, begin, gr
     copy = nph > 1 or any(st > 1 for st in strides) or list(padded) != list(size) or any(begin) \
         or not k.can_vload(x)
     bl = Blocking.for_target(k, y.dtype)
-    # B packed into column panels [panel, K, NR] (read in place, a tile's KC x NR sliver of B is
-    # KC rows of scattered, unaligned memory: more cache lines than L1 holds); panels must start
-    # at the GEMM's column chunks, which they do unless those are whole rows (3 or more dims)
-    pack = nsp <= 2
+    # B packed into column panels [panel, K, NR] when the input it is read from does not stay in
+    # L2 (read in place, a tile's KC x NR sliver of B is KC rows of scattered, unaligned memory:
+    # more cache lines than L1 holds, refetched from further out); measured on the zoo's layers:
+    # faster for ResNet's 56x56 and 28x28 ones, slower for MNIST's 26x26x32 and 7x7x512.
+    # Panels must start at the GEMM's column chunks, which they do unless those are whole rows
+    # (3 or more dims).
+    pack = nsp <= 2 and cg * nph * plane * x.dtype.itemsize > k.target.l2 // 2
     # whole output rows (steps of the outermost axis) per GEMM, so scratch stays small
     row_cols = pstride[0]
     fit = max(1, SHIFT_BYTES // max((mg + (kk if pack else 0)) * row_cols * y.dtype.itemsize, 1))

@@ -65,7 +65,8 @@ SHIFTED = [
     ((2, 4, 9, 8), (6, 2, 2, 2), dict(group=2, strides=[2, 3], pads=[0, 1, 1, 0])),
     ((1, 2, 7, 6, 5), (3, 2, 3, 2, 2), dict(strides=[2, 1, 2], pads=[1, 0, 1, 1, 1, 0])),
     ((1, 16, 9, 9), (8, 16, 1, 1), {}),                                              # 1x1 in place
-    ((1, 32, 40, 41), (24, 32, 3, 3), dict(pads=[1, 1, 1, 1])),                     # parallel packing
+    ((1, 48, 40, 41), (24, 48, 3, 3), dict(pads=[1, 1, 1, 1])),                     # B packed (input > L2/2)
+    ((2, 40, 46, 47), (16, 40, 3, 3), dict(strides=[2, 2], pads=[1, 1, 1, 1])),    # packed phases
 ]
 
 
@@ -80,6 +81,7 @@ def test_shifted_gemm_in_row_blocks(monkeypatch):
     monkeypatch.setattr(conv_fast, "SHIFT_BYTES", 2048)
     _check((2, 3, 12, 10), (8, 3, 3, 3), dict(pads=[1, 1, 1, 1]))
     _check((1, 2, 6, 5, 4), (3, 2, 3, 2, 2), dict(pads=[1, 0, 1, 1, 1, 0]))
+    _check((1, 48, 40, 41), (8, 48, 3, 3), dict(pads=[1, 1, 1, 1]))      # B packed per block
 
 
 @pytest.mark.parametrize("group,ws", [(4, (4, 1, 3, 3)), (1, (5, 4, 3, 3))])
