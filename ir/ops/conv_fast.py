@@ -10,7 +10,9 @@
   a plain 1x1). Without im2col: over the input zero-padded and laid out
   flat (row length P), output position o lies at n = o_h * P + o_w, and
   tap t reads the input at n + off(t) for every n, so B[(c, t), n] =
-  xpad[c, n + off(t)] is a contiguous row that the GEMM reads in place.
+  xpad[c, n + off(t)] is a contiguous row that the GEMM reads in place
+  (or from column panels packed per block of output rows, when the input
+  does not stay in L2).
   With a stride s the input is first split into the s phases per axis the
   taps read (xpad[u * s + phase]), which makes the same true for each tap's
   phase plane. The GEMM also computes the P - OW columns between two
@@ -79,13 +81,13 @@ def depthwise_2d(k, x, w, b, y, size, kernel, out, strides, dilations, begin, gr
 def _fill_phases(k, x, xp, s, ni, g, H, W, rows, cols, sw, begin):
     """xp[s, ph, u, v] = x[ni, g, u - pad_h, v * sw + ph - pad_w] where that lies
     inside x (the rest of xp is already zero)."""
-    ph_, pw = begin
+    pad_h, pad_w = begin
     for ph in range(sw):
-        v_lo = max(0, _ceil(pw - ph, sw))
-        v_hi = min(cols, (W - 1 + pw - ph) // sw + 1)
+        v_lo = max(0, _ceil(pad_w - ph, sw))
+        v_hi = min(cols, (W - 1 + pad_w - ph) // sw + 1)
         if v_hi > v_lo:
-            with k.loop(min(H, rows - ph_), "r") as r, k.loop(v_hi, "v", start=v_lo) as v:
-                k.store(xp, [s, ph, r + ph_, v], k.load(x, [ni, g, r, v * sw + ph - pw]))
+            with k.loop(min(H, rows - pad_h), "r") as r, k.loop(v_hi, "v", start=v_lo) as v:
+                k.store(xp, [s, ph, r + pad_h, v], k.load(x, [ni, g, r, v * sw + ph - pad_w]))
 
 
 def shifted_gemm(k, x, w, b, y, size, kernel, out, strides, dilations, begin, group):
