@@ -297,6 +297,9 @@ def _grow_epilogue(part: _Partition, grp: _Group) -> None:
                     continue
                 chain = grp.chain[v]
             elif (r == VIEW_ROLE or (r == REMAP and permutation(c) is not None)) and c.inputs[0] is v:
+                if r == REMAP and (v in part.outputs or any(u is not c and u not in grp.nodes
+                                                            for u in part.users.get(v, ()))):
+                    continue   # v is stored anyway: its consumers read it through the permutation
                 chain = grp.chain[v] + (c,)
             else:
                 continue
