@@ -150,13 +150,14 @@ def _tap_loops(k, ranges, prefix="t"):
         yield tuple(stack.enter_context(k.loop(hi, f"{prefix}{j}", start=lo)) for j, (lo, hi) in enumerate(ranges))
 
 
-UNROLLED_TAPS = 16   # the most taps of a pooling window unrolled in the kernel
+UNROLLED_TAPS = 16   # the most taps of a window (pooling, col2im) unrolled in the kernel
 
 
 def _each_tap(k, ranges, prefix="t"):
     """The taps of a window, for the body of a `for`: unrolled when every
-    range is static (straight-line code that LLVM can vectorize along the
-    output row), else one loop nest (see `_tap_loops`)."""
+    range is static (straight-line code: loops of 2 or 3 taps cost more in
+    loop control and mispredicted exits than in work), else one loop nest
+    (see `_tap_loops`)."""
     if all(isinstance(lo, int) and isinstance(hi, int) for lo, hi in ranges) and \
             math.prod(hi - lo for lo, hi in ranges) <= UNROLLED_TAPS:
         yield from itertools.product(*[range(lo, hi) for lo, hi in ranges])
@@ -890,8 +891,9 @@ def _max_pool_grad_lower(k, ins, outs, kernel, strides, dilations, pads, pad_mod
     """Per (n, c) plane, in a scratch plane of the sample's task: zero it,
     add each window's gradient at the window's (first) maximum, found again
     as the forward pass did, then copy the plane to dx with final stores, so
-    that a fused epilogue (relu's gradient) runs on it in one vectorizable
-    pass (in place in dx, it would be a masked store: slow on some CPUs)."""
+    that a fused epilogue (relu's gradient) runs on it in one vectorized
+    pass. (Done in place in dx, LLVM turns ``dx = where(mask, dx, 0)`` into
+    masked stores, which are slow on AMD CPUs.)"""
     x, gy = ins
     dx = outs[0]
     n, c, *size = x.shape

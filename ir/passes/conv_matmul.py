@@ -8,7 +8,7 @@ from ..ops.nn import window_geometry
 from .rewrite import rewrite
 
 MAX_COLUMN_BYTES = 256 << 20
-FEW_TAPS = 16   # at most this many taps (C * prod(kernel)): the product is computed per sample, transposed
+FEW_TAPS = 16   # taps (C * prod(kernel)) up to which the product is computed per sample, transposed
 
 
 def _conv_as_matmul(g: Graph, n: Node):
@@ -57,6 +57,6 @@ def convs_to_matmul(g: Graph) -> Graph:
     computed per sample as weights @ windows^T, whose rows are rows of y
     (contiguous stores), not columns of it. Its gradients then are matmuls
     too (and col2im), which run an order of magnitude faster than direct
-    loop nests on short rows. Skips grouped convolutions and any whose column matrix
-    would exceed MAX_COLUMN_BYTES. Promises: the same outputs."""
+    loop nests on short rows. Skips grouped convolutions and any whose
+    column matrix would exceed MAX_COLUMN_BYTES. Promises: the same outputs."""
     return rewrite(g, [_conv_as_matmul])
