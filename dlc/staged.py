@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .ir import Graph, Node, Value, infer_shapes
+from .ir.errors import ShapeError
 from .ir.interpreter import run_node
 from .ir.ops.control import CONTROL, run_control
 from .runtime.executable import Executable
@@ -173,6 +174,16 @@ def partition(g: Graph) -> list[Segment | HostStep]:
     return stages
 
 
+def _check_ranks(node: Node, outs) -> None:
+    """Later stages were built for the ranks the graph gave these outputs;
+    some come from stand-in values (dlc/frontends/onnx/fallback.py)."""
+    for v, o in zip(node.outputs, outs):
+        if np.ndim(o) != v.rank:
+            raise ShapeError(f"{node.where}: output {v.name!r} has rank {np.ndim(o)} (shape {list(np.shape(o))}) "
+                             f"for these input values, but the rest of the model was built for rank {v.rank} "
+                             f"(ONNX shape inference gave none; dlc took the one its inputs' lengths imply)")
+
+
 class StagedExecutable:
     """Runs a partitioned graph; same `run(inputs) -> outputs` as Executable."""
 
@@ -264,10 +275,9 @@ class StagedExecutable:
                 args = [None if v is None else get(v) for v in st.node.inputs]
                 if st.node.op in CONTROL:
                     outs = run_control(st.node, args, CompiledBodies(st, self))
-                elif st.node.opdef.specialize:
-                    outs = self._specialized(st, args)
                 else:
-                    outs = run_node(st.node, args)
+                    outs = self._specialized(st, args) if st.node.opdef.specialize else run_node(st.node, args)
+                    _check_ranks(st.node, outs)
                 env.update(zip(st.node.outputs, outs))
                 t1 = clock()
                 host[st.node.where] = host.get(st.node.where, 0) + t1 - t0

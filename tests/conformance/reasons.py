@@ -23,8 +23,8 @@ _ops("part 2: sequences", "sequence and optional values are not supported yet", 
      "ConcatFromSequence", "Optional", "OptionalGetElement", "OptionalHasElement")
 _ops("part 2: data-dependent shapes", "the output shape depends on the input data", "NonZero", "Unique", "Compress",
      "NonMaxSuppression")
-_ops("part 2: data-dependent shapes", "the grid's size is a run-time input (its function body's shapes, and an If "
-     "whose branches give different ranks, depend on its value)", "AffineGrid")
+_ops("part 2: data-dependent shapes", "the grid's size is a run-time input, and the rank of a value in its "
+     "function body depends on it (a Squeeze without axes of [N, 1, 3], N from the size)", "AffineGrid")
 _ops("strings", "string tensors are not supported", "StringNormalizer", "StringConcat", "RegexFullMatch",
      "StringSplit")
 _ops("out of scope", "decodes encoded image files", "ImageDecoder")
