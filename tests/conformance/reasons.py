@@ -27,7 +27,6 @@ _ops("part 2: data-dependent shapes", "the grid's size is a run-time input, and 
      "function body depends on it (a Squeeze without axes of [N, 1, 3], N from the size)", "AffineGrid")
 _ops("strings", "string tensors are not supported", "StringNormalizer", "StringConcat", "RegexFullMatch",
      "StringSplit")
-_ops("out of scope", "decodes encoded image files", "ImageDecoder")
 _ops("strings", "maps string keys (string tensors are not supported)", "LabelEncoder")
 
 
