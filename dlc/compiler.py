@@ -124,10 +124,12 @@ def check_target(target: str) -> str:
 
 
 def specialize(g: Graph, shapes: Sequence[Sequence[int]]) -> Graph:
-    """A copy of `g` with its inputs fixed to `shapes` and types re-inferred."""
+    """A copy of `g` with its inputs fixed to `shapes` and types re-inferred
+    (sequences and optionals keep their types: they live on the host)."""
     s = g.copy()
     for v, shape in zip(s.inputs, shapes):
-        v.shape = tuple(int(d) for d in shape)
+        if not v.container:
+            v.shape = tuple(int(d) for d in shape)
     return infer_shapes(s)
 
 
