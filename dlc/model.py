@@ -396,7 +396,7 @@ def _check_container(info: TensorInfo, container: tuple, value, what: str):
 
 def _check_tensor(info: TensorInfo, value, symbols: dict, what: str, check_shape: bool):
     if isinstance(value, (list, tuple)) and value and isinstance(value[0], np.ndarray):
-        raise InputError(f"{what}: expected a {info.dtype.name} tensor, got a sequence (a {type(value).__name__} "
+        raise InputError(f"{what}: expected a tensor ({info.dtype.name}), got a sequence (a {type(value).__name__} "
                          f"of arrays)")
     if info.dtype == dtypes.string:
         arr = np.asarray(value, dtype=object)

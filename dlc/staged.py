@@ -48,15 +48,9 @@ from .runtime.executable import Executable
 log = logging.getLogger("dlc")
 
 
-def on_host(n: Node) -> bool:
-    """Whether node `n` runs as a host step: its op does, or it touches a
-    sequence, an optional or a string tensor."""
-    return n.opdef.on_host or any(v is not None and v.host_only for v in n.inputs + n.outputs)
-
-
 def has_host_steps(g: Graph) -> bool:
     """Whether `g` must run staged: it has host steps, or host-only inputs or outputs."""
-    return any(on_host(n) for n in g.nodes) or any(v.host_only for v in g.inputs + g.outputs)
+    return any(n.on_host for n in g.nodes) or any(v.host_only for v in g.inputs + g.outputs)
 
 
 def _signature(a) -> tuple:
@@ -159,7 +153,7 @@ def partition(g: Graph) -> list[Segment | HostStep]:
     host: dict[int, list[Node]] = {}
     for n in g.nodes:
         p = max((pos[v] for v in n.inputs if v is not None and not v.is_const), default=0)
-        if on_host(n):
+        if n.on_host:
             p = p if p % 2 else p + 1
             host.setdefault(p, []).append(n)
         else:

@@ -124,6 +124,12 @@ class Node:
         return get_op(self.op)
 
     @property
+    def on_host(self) -> bool:
+        """Runs as a host step between compiled segments (dlc/staged.py): its
+        op does, or it reads or writes a sequence, an optional or a string tensor."""
+        return self.opdef.on_host or any(v is not None and v.host_only for v in self.inputs + self.outputs)
+
+    @property
     def where(self) -> str:
         """How error messages name this node: its source if it has one."""
         return self.source or f"{self.op} node"
