@@ -2,16 +2,16 @@
 
 A Value has a dtype (a numpy dtype) and a shape whose dims are ints or
 symbol names (str). A Value is a graph input, a constant (``.const`` holds
-its numpy data), or the output of exactly one Node.
+its numpy data), or the output of exactly one Node. ``graph.nodes`` is kept in
+topological order. Values compare by identity, so they can key dicts.
 
 Some values live on the host only (``Value.host_only``; dlc/staged.py runs
-the nodes that touch them as host steps): string tensors (dtype ``str``, numpy
-object arrays of Python str) and sequences and optionals. For those,
+the nodes that touch them as host steps): string tensors (dtype ``str``:
+numpy object arrays of Python str), sequences and optionals. For those,
 ``container`` says what wraps the tensor, outermost first (``("seq",)``: a
 list of arrays; ``("opt",)``: an array or None; ``("opt", "seq")``), and
-dtype and shape describe the tensors inside (the shape joins the elements'
-shapes: a dim that differs is unknown; ``None`` when even the rank is). ``graph.nodes`` is kept in
-topological order. Values compare by identity, so they can key dicts.
+dtype and shape describe the tensors inside (the shape joins the items'
+shapes: a dim that differs is unknown; ``None`` when even the rank is).
 """
 from __future__ import annotations
 
@@ -49,14 +49,6 @@ def type_str(dtype, shape: Shape | None, container: tuple[str, ...] = ()) -> str
     for c in reversed(container):
         s = f"{c}({s})"
     return s
-
-
-def join_shapes(a: Shape | None, b: Shape | None) -> Shape | None:
-    """A shape both fit: dims that differ become unknown; None if the ranks differ."""
-    if a is None or b is None or len(a) != len(b):
-        return None
-    from .shapes import unknown_dim
-    return tuple(x if x == y else unknown_dim() for x, y in zip(a, b))
 
 
 def _shape(shape) -> Shape | None:
@@ -312,6 +304,9 @@ def infer_node(node: Node) -> list[tuple[np.dtype, Shape, tuple[str, ...]]]:
     for i, v in enumerate(node.inputs):
         if v is not None and v.container and not opdef.sequences:
             raise ShapeError(f"{node.where}: input {i} ({v.name}) is a {v.type_str}; {node.op} takes tensors")
+        if v is not None and v.dtype == dtypes.string and not opdef.strings:
+            raise ShapeError(f"{node.where}: input {i} ({v.name}) is a string tensor; {node.op} does not take "
+                             f"strings")
     try:
         res = opdef.infer(node.inputs, **node.attrs)
     except ShapeError as e:
@@ -319,13 +314,8 @@ def infer_node(node: Node) -> list[tuple[np.dtype, Shape, tuple[str, ...]]]:
     if isinstance(res, tuple) and len(res) in (2, 3) and isinstance(res[0], np.dtype):
         res = [res]
     out = [(np.dtype(t[0]), _shape(t[1]), tuple(t[2]) if len(t) == 3 else ()) for t in res]
-    if not opdef.strings:
-        for i, v in enumerate(node.inputs):
-            if v is not None and v.dtype == dtypes.string:
-                raise ShapeError(f"{node.where}: input {i} ({v.name}) is a string tensor; {node.op} does not "
-                                 f"take strings")
-        if any(dt == dtypes.string for dt, _, _ in out):
-            raise ShapeError(f"{node.where}: {node.op} cannot produce string tensors")
+    if not opdef.strings and any(dt == dtypes.string for dt, _, _ in out):
+        raise ShapeError(f"{node.where}: {node.op} cannot produce string tensors")
     return out
 
 

@@ -35,7 +35,7 @@ def run_node(node: Node, args: Sequence[np.ndarray | None]) -> list[np.ndarray]:
         raise
     except Exception as e:
         raise ExecutionError(f"{node.where}: reference evaluation failed: {e}") from e
-    one = len(node.outputs) == 1 and node.outputs[0].container   # a sequence is a list too
+    one = len(node.outputs) == 1 and node.outputs[0].container and isinstance(res, list)   # a sequence
     res = list(res) if isinstance(res, (tuple, list)) and not one else [res]
     return [r if v.container else np.asarray(r, dtype=v.dtype).reshape(r.shape if hasattr(r, "shape") else ())
             for r, v in zip(res, node.outputs)]

@@ -3,9 +3,9 @@ whose attributes hold subgraphs ("bodies", IR Graphs).
 
 A body's inputs are the values the op hands it (Loop: the iteration number,
 the condition and the loop-carried values; Scan: the states and one slice of
-each scanned input; SequenceMap: one item of each sequence) followed by the outer values it reads ("captured": the
-op's last inputs). Output types come from the body's own type rules, for the
-input shapes at hand.
+each scanned input; SequenceMap: one item of each sequence) followed by the
+outer values it reads ("captured": the op's last inputs). Output types come
+from the body's own type rules, for the input shapes at hand.
 
 None of them has a lowering: they run as host steps between compiled
 segments (dlc/staged.py), where the host drives the iteration and each body
@@ -14,8 +14,9 @@ buffers bound once per step). The functions here hold the control logic
 once, for both: they take ``run(body, arrays) -> arrays``, which the staged
 runtime gives as compiled code and ``ref`` as the reference interpreter
 (the oracle for tests and the constant folder). ``run`` may return arrays
-it reuses on the next call: keep copies. Sequence and optional values
-(ir/ops/sequence.py) pass through If and Loop as they are.
+it reuses on the next call: keep copies. They return a tuple of outputs (a
+list is a sequence value). Sequence and optional values (ir/ops/sequence.py)
+pass through If and Loop as they are.
 
 A constant If condition never gets here: the ONNX frontend inlines the
 chosen branch.
@@ -27,9 +28,9 @@ from functools import partial
 import numpy as np
 
 from ..errors import ExecutionError, ShapeError
-from ..graph import OPT, SEQ, Graph, infer_shapes, join_shapes, type_str
+from ..graph import OPT, SEQ, Graph, infer_shapes, type_str
 from ..interpreter import as_value, copy_value, interpret
-from ..shapes import unknown_dim
+from ..shapes import join_shapes, unknown_dim
 from .base import OPAQUE, OpDef, register
 
 INT64, BOOL = np.dtype("int64"), np.dtype("bool")
@@ -77,8 +78,8 @@ def run_if(run, cond, *captured, then_branch: Graph, else_branch: Graph):
     """Only the chosen branch runs."""
     k = len(then_branch.inputs)
     if bool(np.asarray(cond).reshape(-1)[0]):
-        return [copy_value(a) for a in run(then_branch, list(captured[:k]))]
-    return [copy_value(a) for a in run(else_branch, list(captured[k:]))]
+        return tuple(copy_value(a) for a in run(then_branch, list(captured[:k])))
+    return tuple(copy_value(a) for a in run(else_branch, list(captured[k:])))
 
 
 # ------------------------------------------------------------------ loop
@@ -121,7 +122,7 @@ def run_loop(run, trip_count, cond, *rest, body: Graph, n_carried: int):
         for acc, a in zip(scans, outs[1 + n_carried:]):
             acc.append(np.array(a))
         i += 1
-    return carried + [_stack(acc, 0, v) for acc, v in zip(scans, body.outputs[1 + n_carried:])]
+    return tuple(carried + [_stack(acc, 0, v) for acc, v in zip(scans, body.outputs[1 + n_carried:])])
 
 
 def _stack(slices: list[np.ndarray], axis: int, like) -> np.ndarray:
@@ -176,7 +177,7 @@ def run_scan(run, *args, body: Graph, n_state: int, n_scan: int, axes, direction
     res = [np.array(s) for s in states]
     for acc, a, d, v in zip(scans, out_axes, out_directions, body.outputs[n_state:]):
         res.append(_stack(acc[::-1] if d else acc, a, v))
-    return res
+    return tuple(res)
 
 
 # ---------------------------------------------------------- sequence map
@@ -208,7 +209,7 @@ def run_sequence_map(run, *args, body: Graph, mapped):
         items = [a[i] if m else a for a, m in zip(args[:k], mapped)]
         for acc, y in zip(outs, run(body, items + list(args[k:]))):
             acc.append(np.array(y))
-    return outs
+    return tuple(outs)
 
 
 # ------------------------------------------------------------- registry
@@ -223,10 +224,12 @@ def run_control(node, args, run) -> list:
 
 register(
     OpDef("if_else", OPAQUE, _infer_if, partial(run_if, _interpreted), dynamic_shape=True, sequences=True,
-          strings=True, doc="ONNX If with a run-time condition: runs then_branch or else_branch (bodies with the captured "
+          strings=True,
+          doc="ONNX If with a run-time condition: runs then_branch or else_branch (bodies with the captured "
               "inputs, then's first); the branches may give different shapes"),
     OpDef("loop", OPAQUE, _infer_loop, partial(run_loop, _interpreted), dynamic_shape=True, sequences=True,
-          strings=True, doc="ONNX Loop: inputs trip count, condition, loop-carried values, captured values; the trip count "
+          strings=True,
+          doc="ONNX Loop: inputs trip count, condition, loop-carried values, captured values; the trip count "
               "can depend on data"),
     OpDef("scan", OPAQUE, _infer_scan, partial(run_scan, _interpreted), host=True,
           doc="ONNX Scan (opset 9+): states carried through the body, inputs sliced along `axes`, outputs "

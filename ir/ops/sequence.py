@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from ..graph import OPT, SEQ, join_shapes
-from ..shapes import unknown_dim
+from ..graph import OPT, SEQ
+from ..shapes import join_shapes, unknown_dim
 from .base import OPAQUE, OpDef, register
 
 INT64, BOOL = np.dtype("int64"), np.dtype("bool")
