@@ -218,7 +218,7 @@ class StagedExecutable:
                         res = self._build(g)
                         exe, outcome = res if isinstance(res, tuple) else (res, "compiled")
                     step.cache[key] = exe
-                    log.info("dlc: %s for input shapes %s%s: %s", g.name, [list(sh) for sh in key[1]],
+                    log.info("dlc: %s for input shapes %s%s: %s", g.name, [list(s) for s in key[1]],
                              f" and the values of inputs {baked}" if baked else "", outcome)
         return exe
 
