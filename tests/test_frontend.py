@@ -11,9 +11,9 @@ from tests.util import make_model, rand
 
 def test_every_unsupported_op_listed_in_one_error_before_any_work(monkeypatch):
     nodes = [helper.make_node("Relu", ["x"], ["a"], name="r"),
-             helper.make_node("SequenceEmpty", [], ["b"], name="se1"),
-             helper.make_node("StringNormalizer", ["a"], ["c"], name="sn"),
-             helper.make_node("SequenceEmpty", [], ["d"], name="se2"),
+             helper.make_node("ImageDecoder", ["a"], ["b"], name="id1"),
+             helper.make_node("Twiddle", ["a"], ["c"], name="tw", domain="com.example"),
+             helper.make_node("ImageDecoder", ["a"], ["d"], name="id2"),
              helper.make_node("Frobnicate", ["a"], ["e"], name="f", domain="com.example")]
     model = make_model(nodes, [("x", np.float32, [2])], ["b", "c", "d", "e"])
     model.opset_import.append(helper.make_opsetid("com.example", 1))
@@ -22,8 +22,8 @@ def test_every_unsupported_op_listed_in_one_error_before_any_work(monkeypatch):
     with pytest.raises(dlc.UnsupportedError) as e:
         dlc.compile(model)
     msg = str(e.value)
-    assert "SequenceEmpty (nodes: se1, se2)" in msg
-    assert "StringNormalizer (nodes: sn)" in msg
+    assert "ImageDecoder (nodes: id1, id2)" in msg
+    assert "com.example.Twiddle (nodes: tw)" in msg
     assert "com.example.Frobnicate (nodes: f)" in msg
     assert "Relu" not in msg
 
