@@ -75,10 +75,26 @@ def _weights_layout(g: Graph, fill: bool = True) -> tuple[dict[Value, int], np.n
     return offsets, blob, total
 
 
+def _refuse_host_values(g: Graph) -> None:
+    """Sequences, optionals and strings live on the host (dlc/staged.py
+    routes every node that touches one to a host step); one reaching native
+    code is a bug, reported with the value and its node."""
+    for v in g.inputs + g.outputs:
+        if v.host_only:
+            raise UnsupportedError(f"{g.name}: {'input' if v in g.inputs else 'output'} {v.name} is a {v.type_str}, "
+                                   f"which lives on the host and cannot be passed to native code")
+    for n in g.nodes:
+        for v in n.inputs + n.outputs:
+            if v is not None and v.host_only:
+                raise UnsupportedError(f"{n.where}: {v.name} is a {v.type_str}, which lives on the host; "
+                                       f"{n.op} cannot be compiled to native code for it")
+
+
 def lower_graph(g: Graph, reuse_memory: bool = True, weights: bool = True, target: Target = GENERIC) -> Program:
     """`reuse_memory`: best-fit arena with in-place reuse (else one slot per buffer).
     `weights`: build the weights blob (statistics need only its size).
     `target`: what the kernels' schedules may assume (codegen/target.py)."""
+    _refuse_host_values(g)
     prog = Program(
         g.name,
         inputs=[TensorSpec(v.name, v.dtype, v.shape) for v in g.inputs],

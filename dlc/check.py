@@ -37,7 +37,7 @@ ERROR, WARNING, INFO = "error", "warning", "info"
 class Finding:
     severity: str          # error | warning | info
     code: str              # unsupported-op, unsupported-node, unsupported-dtype, training-mode, symbolic-dims,
-    #                        shadowed-initializer, unused-input, data-dependent-shape, model-error, ...
+    #                        shadowed-initializer, unused-input, data-dependent-shape, host-values, model-error, ...
     message: str
     nodes: list[str] = field(default_factory=list)
     fallback: bool = False  # the reference fallback would run it
@@ -138,8 +138,8 @@ def check(model, shapes: Mapping | None = None) -> CheckReport:
                 if nm not in bad_types.setdefault(key, []):
                     bad_types[key].append(nm)
     for (op_type, dt), nodes in sorted(bad_types.items()):
-        report.add(ERROR, "unsupported-dtype", f"{op_type} (opset {opset}) on {dt}: dlc has no string or complex "
-                   "tensors", nodes)
+        report.add(ERROR, "unsupported-dtype", f"{op_type} (opset {opset}) on {dt}: dlc has no tensors of this "
+                   "element type", nodes)
 
     # 3. lint on the ONNX graph
     training = _lint_training(model, opset, report, node_name)
@@ -276,7 +276,7 @@ def _check_import(model, shapes, report: CheckReport, skip: set[str]) -> None:
         return
     control = [n for n in g.nodes if n.op in CONTROL]
     if control:
-        report.add(INFO, "control-flow", "If/Loop/Scan: their bodies compile to native code and the host "
+        report.add(INFO, "control-flow", "If/Loop/Scan/SequenceMap: their bodies compile to native code and the host "
                    "drives the iterations, between compiled segments (see README: control flow)",
                    [f"{n.where.removeprefix('onnx ')} ({n.op})" for n in control])
     dynamic = [n for n in g.nodes if n.opdef.dynamic_shape and n.op != "onnx_reference" and n.op not in CONTROL]
@@ -286,6 +286,11 @@ def _check_import(model, shapes, report: CheckReport, skip: set[str]) -> None:
                    "and the segments after them compile once per distinct size (see README: data-dependent "
                    "shapes)",
                    [f"{n.where.removeprefix('onnx ')} ({n.op})" for n in dynamic])
+    host = [n for n in g.nodes if n.on_host and not n.opdef.dynamic_shape and n.op not in CONTROL]
+    if host:
+        report.add(INFO, "host-values", "sequences, optionals and string tensors live on the host: these nodes "
+                   "run as host steps between compiled segments (see README: sequences, optionals and strings)",
+                   [f"{n.where.removeprefix('onnx ')} ({n.op})" for n in host])
     if needs_staging(g) or report.errors:
         return
     sym = {}

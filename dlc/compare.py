@@ -169,6 +169,11 @@ def random_feeds(model: onnx.ModelProto, shapes: Mapping | None = None, seed: in
     return feeds
 
 
+def _host_typed(t: onnx.TypeProto) -> bool:
+    return t.HasField("sequence_type") or t.HasField("optional_type") or \
+        t.tensor_type.elem_type == onnx.TensorProto.STRING
+
+
 def _node_outputs(model: onnx.ModelProto) -> list[tuple[str, str, str]]:
     """(node name as dlc names it, op type, output name), in node order."""
     inputs = {i.name for i in model.graph.input} | {t.name for t in model.graph.initializer}
@@ -331,6 +336,10 @@ def compare(model, feeds: Mapping[str, np.ndarray] | None = None, against: str =
     if against not in AGAINST:
         raise InputError(f"unknown reference {against!r}; choose one of: {', '.join(AGAINST)}")
     model = load_model(model)
+    host = [vi.name for vi in list(model.graph.input) + list(model.graph.output) if _host_typed(vi.type)]
+    if host:   # per-node comparison is of numeric tensors
+        raise UnsupportedError(f"dlc compare compares numeric tensors; this model's {', '.join(host)} are "
+                               f"sequences, optionals or strings")
     given = feeds is not None
     feeds = dict(feeds) if given else random_feeds(model, shapes, seed)
     desc = ", ".join(f"{k}={np.asarray(v).dtype.name}{list(np.shape(v))}" for k, v in feeds.items())

@@ -124,10 +124,12 @@ def check_target(target: str) -> str:
 
 
 def specialize(g: Graph, shapes: Sequence[Sequence[int]]) -> Graph:
-    """A copy of `g` with its inputs fixed to `shapes` and types re-inferred."""
+    """A copy of `g` with its inputs fixed to `shapes` and types re-inferred
+    (sequences and optionals keep their types: they live on the host)."""
     s = g.copy()
     for v, shape in zip(s.inputs, shapes):
-        v.shape = tuple(int(d) for d in shape)
+        if not v.container:
+            v.shape = tuple(int(d) for d in shape)
     return infer_shapes(s)
 
 
@@ -136,7 +138,7 @@ def optimize(g: Graph, options: Options, passes=None) -> Graph:
     g = run_passes(g, passes, check=options.check, dump_dir=options.dump_dir, log=options.log)
     for n in g.nodes:
         for v in n.outputs:
-            if not v.static:
+            if not v.static and not v.host_only:   # (host-only values: refused by lower_graph, naming them)
                 raise UnsupportedError(
                     f"{n.where}: output {v.name} has shape {list(v.shape)}, which depends on input "
                     f"data rather than input shapes; dlc needs every shape known at compile time")
@@ -214,10 +216,11 @@ def analyze(g: Graph, options: Options) -> tuple[Graph, Program]:
     """The passes and the lowering to kernel IR (no LLVM, no weights blob):
     what statistics and `dlc inspect` need."""
     g = optimize(g, options)
-    hosts = [f"{n.where.removeprefix('onnx ')} ({n.op})" for n in g.nodes if n.opdef.on_host]
+    hosts = [f"{n.where.removeprefix('onnx ')} ({n.op})" for n in g.nodes if n.on_host]
     if hosts:
         raise UnsupportedError(f"this graph runs staged, not as one compiled program: its host steps "
-                               f"{', '.join(hosts)} (control flow, or shapes that depend on data) split it into "
+                               f"{', '.join(hosts)} (control flow, shapes that depend on data, or sequences and "
+                               f"strings) split it into "
                                f"native segments compiled at run time; see the graph with `dlc inspect --stage ir` "
                                f"and its segments' kernels with `dlc run --profile`")
     return g, lower_graph(g, options.plan_memory, weights=False, target=codegen_target(options))

@@ -22,8 +22,9 @@ from .cache import build_cached
 from .compiler import GENERIC_PASSES, Options, check_target, specialize
 from .codegen.llvm import jit
 from .frontends.onnx import Signature, TensorInfo, import_model, load_model
-from .ir import Graph
+from .ir import Graph, dtypes
 from .ir.errors import ArtifactError, InputError
+from .ir.graph import OPT
 from .ir.passes import fold_constants, remove_noops, run_passes
 from .runtime.artifact import read_artifact, write_artifact
 from .runtime.executable import ExecMeta, Executable
@@ -52,7 +53,15 @@ Key = tuple[tuple[tuple[int, ...], ...], tuple[str, ...]]
 
 
 def _dims_str(shape) -> str:
-    return "[" + ",".join(str(d) for d in shape) + "]"
+    return "" if shape is None else "[" + ",".join(str(d) for d in shape) + "]"
+
+
+def _type_str(info: TensorInfo) -> str:
+    """`float32[1,3]`; `seq(float32[N])`, `opt(seq(float32))` for sequences and optionals."""
+    s = f"{info.dtype.name}{_dims_str(info.shape)}"
+    for c in reversed(info.container):
+        s = f"{c}({s})"
+    return s
 
 
 class CompiledModel:
@@ -134,8 +143,8 @@ class CompiledModel:
                 if n.op == "onnx_reference"]
 
     def __repr__(self) -> str:
-        ins = ", ".join(f"{i.name}: {i.dtype.name}{_dims_str(i.shape)}" for i in self.inputs)
-        outs = ", ".join(f"{o.name}: {o.dtype.name}{_dims_str(o.shape)}" for o in self.outputs)
+        ins = ", ".join(f"{i.name}: {_type_str(i)}" for i in self.inputs)
+        outs = ", ".join(f"{o.name}: {_type_str(o)}" for o in self.outputs)
         return f"<dlc.CompiledModel ({ins}) -> ({outs}), target={self.target}, {len(self._exes)} compiled shape(s)>"
 
     # ---------------------------------------------------------------- feeds
@@ -150,10 +159,11 @@ class CompiledModel:
         arrays, symbols = [], {}
         for info in infos:
             if info.name not in feeds:
-                raise InputError(f"missing input {info.name!r} ({info.dtype.name}{_dims_str(info.shape)})")
+                raise InputError(f"missing input {info.name!r} ({_type_str(info)})")
             arrays.append(_check_input(info, feeds[info.name], symbols, info.name in fed,
                                        self._options.target == "cuda"))
-        key = (tuple(a.shape for a in arrays), fed)
+        # sequences and optionals live on the host: code is never compiled for their contents
+        key = (tuple(() if info.container else a.shape for info, a in zip(infos, arrays)), fed)
         return key, arrays
 
     # ------------------------------------------------------------------ run
@@ -271,7 +281,7 @@ class CompiledModel:
         exes = {k: e for k, e in self._exes.items() if not isinstance(e, StagedExecutable)}
         if include_source is None:   # staged models compile their segments from the source at run time
             include_source = bool(self._signature.overridable) or len(exes) < len(self._exes) or any(
-                isinstance(d, str) for i in self.inputs for d in i.shape)
+                isinstance(d, str) for i in self.inputs if not i.container for d in i.shape)
         if not exes and not include_source:
             raise ArtifactError("nothing to save: no shape has been compiled yet (run the model once, "
                                 "or compile with shapes=...)")
@@ -365,9 +375,35 @@ def _key_str(m: "CompiledModel", key: Key) -> str:
 
 def _check_input(info: TensorInfo, value, symbols: dict, fed_initializer: bool, cuda: bool = False):
     what = f"{'initializer' if fed_initializer else 'input'} {info.name!r}"
+    if info.container:
+        return _check_container(info, info.container, value, what)
     if not isinstance(value, np.ndarray) and _on_device(value, cuda):
         return _check_device_input(info, value, symbols, what)
-    if isinstance(value, np.ndarray):
+    return _check_tensor(info, value, symbols, what, check_shape=not fed_initializer)
+
+
+def _check_container(info: TensorInfo, container: tuple, value, what: str):
+    """A sequence feed is a list (or tuple) of arrays; an optional one is None or its value."""
+    if not container:   # an item: its shape checked alone (symbolic dims may differ between items)
+        return _check_tensor(info, value, {}, what, check_shape=info.shape is not None)
+    if container[0] == OPT:
+        return None if value is None else _check_container(info, container[1:], value, what)
+    if not isinstance(value, (list, tuple)):
+        raise InputError(f"{what}: expected a sequence (a list of {info.dtype.name} arrays), got "
+                         f"{type(value).__name__}")
+    return [_check_container(info, container[1:], x, f"{what}, item {i}") for i, x in enumerate(value)]
+
+
+def _check_tensor(info: TensorInfo, value, symbols: dict, what: str, check_shape: bool):
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], np.ndarray):
+        raise InputError(f"{what}: expected a tensor ({info.dtype.name}), got a sequence (a {type(value).__name__} "
+                         f"of arrays)")
+    if info.dtype == dtypes.string:
+        arr = np.asarray(value, dtype=object)
+        bad = next((x for x in arr.flat if not isinstance(x, str)), None)
+        if bad is not None:
+            raise InputError(f"{what}: expected a string tensor, got an element of type {type(bad).__name__}")
+    elif isinstance(value, np.ndarray):
         arr = value
         if arr.dtype != info.dtype:
             raise InputError(f"{what}: expected dtype {info.dtype.name}, got {arr.dtype.name}")
@@ -377,7 +413,7 @@ def _check_input(info: TensorInfo, value, symbols: dict, fed_initializer: bool, 
         except (TypeError, ValueError) as e:
             raise InputError(f"{what}: cannot convert {type(value).__name__} to a {info.dtype.name} array: {e}") \
                 from None
-    if not fed_initializer and arr.shape != info.shape:   # (equal: every dim fixed and matching)
+    if check_shape and arr.shape != info.shape:   # (equal: every dim fixed and matching)
         _check_shape(info, arr.shape, symbols, what)
     if not arr.flags.c_contiguous or type(arr) is not np.ndarray:
         arr = np.array(arr, order="C", subok=False)   # (ascontiguousarray would make 0-d arrays 1-d)
@@ -433,11 +469,14 @@ def _check_device_input(info: TensorInfo, value, symbols: dict, what: str):
 
 
 def _info_json(i: TensorInfo) -> dict:
-    return {"name": i.name, "dtype": i.dtype.name, "shape": list(i.shape)}
+    return {"name": i.name, "dtype": i.dtype.name, "shape": None if i.shape is None else list(i.shape),
+            "container": list(i.container)}
 
 
 def _info_from_json(d: dict) -> TensorInfo:
-    return TensorInfo(d["name"], np.dtype(d["dtype"]), tuple(d["shape"]))
+    shape = d["shape"]
+    return TensorInfo(d["name"], np.dtype(d["dtype"]), None if shape is None else tuple(shape),
+                      tuple(d.get("container", ())))
 
 
 def _signature_json(s: Signature) -> dict:
@@ -494,8 +533,9 @@ def compile(model, target: str = "cpu", shapes: Mapping[str, Sequence[int]] | No
     if cm.fallback_nodes:
         log.warning("dlc: fallback='reference': %d ONNX node(s) will run on the host with the onnx reference "
                     "implementation, not compiled: %s", len(cm.fallback_nodes), ", ".join(cm.fallback_nodes))
-    if all(isinstance(d, int) for i in sig.inputs for d in i.shape):
-        cm.executable((tuple(tuple(i.shape) for i in sig.inputs), ()), "static input shapes, at compile()")
+    if all(isinstance(d, int) for i in sig.inputs if not i.container for d in i.shape):
+        cm.executable((tuple(() if i.container else tuple(i.shape) for i in sig.inputs), ()),
+                      "static input shapes, at compile()")
     return cm
 
 

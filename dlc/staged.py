@@ -17,7 +17,12 @@ is logged. Nodes whose converter needs an input's value (TopK's k, a
 reduction's axes: dlc/frontends/onnx/by_value.py) are host steps compiled
 the same way.
 
-Control flow (If with a run-time condition, Loop, Scan: ir/ops/control.py)
+Sequences, optionals and string tensors (``Value.host_only``: ir/graph.py)
+live on the host only: every node that reads or writes one is a host step
+(its op's reference), and the tensors it hands on (an item of a sequence)
+flow into segments like any other host step's outputs.
+
+Control flow (If with a run-time condition, Loop, Scan, SequenceMap: ir/ops/control.py)
 runs as host steps too, but their bodies do not run on the host: the host
 step only drives the iteration. Each body is compiled like a segment (once
 per shape signature, cached in the step), its input and output buffers are
@@ -35,7 +40,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .ir import Graph, Node, Value, infer_shapes
-from .ir.interpreter import run_node
+from .ir.errors import ShapeError
+from .ir.interpreter import as_value, copy_value, run_node
 from .ir.ops.control import CONTROL, run_control
 from .runtime.executable import Executable
 
@@ -43,7 +49,13 @@ log = logging.getLogger("dlc")
 
 
 def has_host_steps(g: Graph) -> bool:
-    return any(n.opdef.on_host for n in g.nodes)
+    """Whether `g` must run staged: it has host steps, or host-only inputs or outputs."""
+    return any(n.on_host for n in g.nodes) or any(v.host_only for v in g.inputs + g.outputs)
+
+
+def _signature(a) -> tuple:
+    """What code is compiled for: an array's shape (host-only values are not compiled for)."""
+    return a.shape if isinstance(a, np.ndarray) else ()
 
 
 def needs_staging(g: Graph) -> bool:
@@ -88,20 +100,22 @@ def value_inputs(g: Graph) -> list[int]:
         reads = [n.inputs[i] for i in n.opdef.static_inputs if i < len(n.inputs)]
         if n.opdef.fold is None and any(v in need for v in n.outputs):
             reads = n.inputs
-        need.update(v for v in reads if v is not None and not v.is_const)
+        need.update(v for v in reads if v is not None and not v.is_const and not v.container)
     return [i for i, v in enumerate(g.inputs) if v in need]
 
 
 def specialize_to(g: Graph, args: list[np.ndarray], baked: list[int]) -> Graph:
     """A copy of `g` for these arguments: input shapes set to theirs, and
-    the inputs at positions `baked` replaced by their values (constants)."""
+    the inputs at positions `baked` replaced by their values (constants).
+    Sequence and optional inputs keep their types."""
     g = g.copy()
     keep = []
     for i, (v, a) in enumerate(zip(g.inputs, args)):
         if i in baked:
             g.replace_uses(v, g.const(np.array(a, dtype=v.dtype), name=v.name + "_v"))
         else:
-            v.shape = tuple(np.shape(a))
+            if not v.container:
+                v.shape = tuple(np.shape(a))
             keep.append(v)
     g.inputs = keep
     return infer_shapes(g)
@@ -139,7 +153,7 @@ def partition(g: Graph) -> list[Segment | HostStep]:
     host: dict[int, list[Node]] = {}
     for n in g.nodes:
         p = max((pos[v] for v in n.inputs if v is not None and not v.is_const), default=0)
-        if n.opdef.on_host:
+        if n.on_host:
             p = p if p % 2 else p + 1
             host.setdefault(p, []).append(n)
         else:
@@ -171,6 +185,16 @@ def partition(g: Graph) -> list[Segment | HostStep]:
         sub = subgraph(g, nodes, ins, outs_, f"{g.name}_segment{p // 2}")
         stages.append(Segment(sub, ins, outs_, value_inputs(sub)))
     return stages
+
+
+def _check_ranks(node: Node, outs) -> None:
+    """Later stages were built for the ranks the graph gave these outputs.
+    Some come from stand-in values (dlc/frontends/onnx/fallback.py), and an
+    item taken from a sequence whose items differ in rank may have another."""
+    for v, o in zip(node.outputs, outs):
+        if not v.container and v.shape is not None and np.ndim(o) != v.rank:
+            raise ShapeError(f"{node.where}: output {v.name!r} has rank {np.ndim(o)} (shape {list(np.shape(o))}) "
+                             f"for these input values, but the rest of the model was built for rank {v.rank}")
 
 
 class StagedExecutable:
@@ -250,7 +274,7 @@ class StagedExecutable:
         """``trace``, when given, receives one (stage, start ns, end ns, data)
         per stage: a host step's Node, or a segment's (Executable, kernel
         timestamps) (see dlc/profile.py)."""
-        env: dict[Value, np.ndarray] = dict(zip(self.graph.inputs, inputs))
+        env: dict[Value, object] = dict(zip(self.graph.inputs, inputs))
         clock = time.perf_counter_ns
         spent = 0
         host: dict[str, int] = {}
@@ -264,10 +288,9 @@ class StagedExecutable:
                 args = [None if v is None else get(v) for v in st.node.inputs]
                 if st.node.op in CONTROL:
                     outs = run_control(st.node, args, CompiledBodies(st, self))
-                elif st.node.opdef.specialize:
-                    outs = self._specialized(st, args)
                 else:
-                    outs = run_node(st.node, args)
+                    outs = self._specialized(st, args) if st.node.opdef.specialize else run_node(st.node, args)
+                _check_ranks(st.node, outs)
                 env.update(zip(st.node.outputs, outs))
                 t1 = clock()
                 host[st.node.where] = host.get(st.node.where, 0) + t1 - t0
@@ -290,7 +313,7 @@ class StagedExecutable:
             self.total_seconds += spent * 1e-9
             for k, ns in host.items():
                 self.host_seconds[k] = self.host_seconds.get(k, 0.0) + ns * 1e-9
-        return [np.array(get(v)) for v in self.graph.outputs]
+        return [copy_value(get(v)) for v in self.graph.outputs]
 
     def host_report(self) -> str:
         """A sentence naming the ONNX nodes that ran through the reference
@@ -320,7 +343,7 @@ class CompiledBodies:
         baked = self.step.baked.get(body)
         if baked is None:
             baked = self.step.baked[body] = value_inputs(body)
-        key = (body, tuple(a.shape for a in args), tuple(args[i].tobytes() for i in baked))
+        key = (body, tuple(_signature(a) for a in args), tuple(args[i].tobytes() for i in baked))
         bound = self.bound.get(key)
         if bound is None:
             exe = self.staged.body_executable(self.step, body, args, key)
@@ -336,8 +359,7 @@ class CompiledBodies:
             args = [a for i, a in enumerate(args) if i not in baked]
         ins, outs, call = bound
         if ins is None:   # a staged body
-            dtypes = [v.dtype for v in call.graph.inputs]
-            return call.run([np.require(np.asarray(a, d), requirements="C") for a, d in zip(args, dtypes)])
+            return call.run([as_value(a, v) for a, v in zip(args, call.graph.inputs)])
         for dst, a in zip(ins, args):
             np.copyto(dst, a, casting="unsafe")
         call()

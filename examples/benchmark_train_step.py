@@ -4,10 +4,14 @@ Flatten -> Dropout -> Dense(10, softmax); Adam; categorical cross-entropy)
 compiled by dlc, against the same model in PyTorch eager mode and under
 torch.compile, in one process, on the same random batch.
 
-    python examples/benchmark_train_step.py [--batches 32,128] [--rounds 15] [--threads N]
+    python examples/benchmark_train_step.py [--batches 32,128] [--rounds 15] [--threads N] [--pause S]
 
 Each round times one step of each contender in turn (so that load on the
-machine hits them alike); the table reports medians. dlc's step is
+machine hits them alike), each step followed by an untimed pause (0.05 s):
+a thread pool spins a while after its work before it sleeps (libgomp's,
+under torch, up to milliseconds), and without the pause those spinning
+threads would take cores from the next contender's step. The table
+reports medians. dlc's step is
 `model.train_on_batch` (copying the batch in, one native call for forward,
 backward and the Adam update in place); PyTorch's is zero_grad, forward,
 loss, backward and optimizer.step.
@@ -78,6 +82,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None,
                     help="threads for torch and dlc (default: each one's default, all cores for dlc)")
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile")
+    ap.add_argument("--pause", type=float, default=0.05, help="seconds of idle time after each timed step")
     args = ap.parse_args()
     import torch
 
@@ -112,6 +117,7 @@ def main() -> None:
                 t = time.perf_counter()
                 fn()
                 times[k].append(time.perf_counter() - t)
+                time.sleep(args.pause)
         med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
         rows.append((batch, med, compile_s))
     print("\n| batch | dlc (ms) | torch eager (ms) | dlc / eager | torch.compile (ms) | dlc / compile "

@@ -20,6 +20,8 @@ float64 = np.dtype("float64")
 int32 = np.dtype("int32")
 int64 = np.dtype("int64")
 bool_ = np.dtype("bool")
+# string tensors: numpy object arrays of Python str, on the host only (never in native code)
+string = np.dtype(object)
 
 _SHORT = {
     "float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64",
@@ -27,7 +29,8 @@ _SHORT = {
     "uint8": "u8", "uint16": "u16", "uint32": "u32", "uint64": "u64",
     "bool": "bool",
 }
-SUPPORTED = frozenset(np.dtype(n) if n != "bfloat16" else bfloat16 for n in _SHORT)
+SUPPORTED = frozenset(np.dtype(n) if n != "bfloat16" else bfloat16 for n in _SHORT) | {string}
+_SHORT["object"] = "str"
 
 # the 8-bit and smaller floats, and 4- and 2-bit integers (ml_dtypes; one
 # byte per element in memory, as numpy arrays of them hold them)

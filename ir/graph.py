@@ -4,6 +4,14 @@ A Value has a dtype (a numpy dtype) and a shape whose dims are ints or
 symbol names (str). A Value is a graph input, a constant (``.const`` holds
 its numpy data), or the output of exactly one Node. ``graph.nodes`` is kept in
 topological order. Values compare by identity, so they can key dicts.
+
+Some values live on the host only (``Value.host_only``; dlc/staged.py runs
+the nodes that touch them as host steps): string tensors (dtype ``str``:
+numpy object arrays of Python str), sequences and optionals. For those,
+``container`` says what wraps the tensor, outermost first (``("seq",)``: a
+list of arrays; ``("opt",)``: an array or None; ``("opt", "seq")``), and
+dtype and shape describe the tensors inside (the shape joins the items'
+shapes: a dim that differs is unknown; ``None`` when even the rank is).
 """
 from __future__ import annotations
 
@@ -17,6 +25,7 @@ from .errors import ShapeError
 
 Dim = int | str
 Shape = tuple[Dim, ...]
+SEQ, OPT = "seq", "opt"
 
 
 def is_static(shape: Shape) -> bool:
@@ -34,16 +43,34 @@ def shape_str(shape: Shape) -> str:
     return "[" + ",".join(str(d) for d in shape) + "]"
 
 
-class Value:
-    __slots__ = ("name", "dtype", "shape", "producer", "const")
+def type_str(dtype, shape: Shape | None, container: tuple[str, ...] = ()) -> str:
+    """`f32[2,3]`; `seq(f32[?])`, `opt(seq(f32))` for containers."""
+    s = dtypes.short(dtype) + ("" if shape is None else shape_str(shape))
+    for c in reversed(container):
+        s = f"{c}({s})"
+    return s
 
-    def __init__(self, name: str, dtype, shape: Sequence[Dim], producer: "Node | None" = None,
-                 const: np.ndarray | None = None):
+
+def _shape(shape) -> Shape | None:
+    return None if shape is None else tuple(d if isinstance(d, str) else int(d) for d in shape)
+
+
+class Value:
+    __slots__ = ("name", "dtype", "shape", "producer", "const", "container")
+
+    def __init__(self, name: str, dtype, shape: Sequence[Dim] | None, producer: "Node | None" = None,
+                 const: np.ndarray | None = None, container: tuple[str, ...] = ()):
         self.name = name
         self.dtype = np.dtype(dtype)
-        self.shape: Shape = tuple(d if isinstance(d, str) else int(d) for d in shape)
+        self.shape: Shape = _shape(shape)
         self.producer = producer
         self.const = const
+        self.container = tuple(container)
+
+    @property
+    def host_only(self) -> bool:
+        """A sequence, an optional or a string tensor: never in native code."""
+        return bool(self.container) or self.dtype == dtypes.string
 
     @property
     def is_const(self) -> bool:
@@ -55,7 +82,7 @@ class Value:
 
     @property
     def static(self) -> bool:
-        return is_static(self.shape)
+        return self.shape is not None and is_static(self.shape)
 
     @property
     def numel(self) -> int:
@@ -67,7 +94,7 @@ class Value:
 
     @property
     def type_str(self) -> str:
-        return f"{dtypes.short(self.dtype)}{shape_str(self.shape)}"
+        return type_str(self.dtype, self.shape, self.container)
 
     def __repr__(self) -> str:
         return f"{self.name}: {self.type_str}"
@@ -87,6 +114,12 @@ class Node:
     def opdef(self):
         from .ops import get_op
         return get_op(self.op)
+
+    @property
+    def on_host(self) -> bool:
+        """Runs as a host step between compiled segments (dlc/staged.py): its
+        op does, or it reads or writes a sequence, an optional or a string tensor."""
+        return self.opdef.on_host or any(v is not None and v.host_only for v in self.inputs + self.outputs)
 
     @property
     def where(self) -> str:
@@ -161,8 +194,8 @@ class Graph:
         return name
 
     # -- building ----------------------------------------------------------
-    def add_input(self, name: str, dtype, shape: Sequence[Dim]) -> Value:
-        v = Value(self.fresh_name(name), dtype, shape)
+    def add_input(self, name: str, dtype, shape: Sequence[Dim] | None, container: tuple[str, ...] = ()) -> Value:
+        v = Value(self.fresh_name(name), dtype, shape, container=container)
         self.inputs.append(v)
         return v
 
@@ -179,9 +212,9 @@ class Graph:
         node = Node(op, inputs, attrs, source)
         types = infer_node(node)
         names = list(names or [])
-        for i, (dt, shape) in enumerate(types):
+        for i, (dt, shape, container) in enumerate(types):
             hint = names[i] if i < len(names) else None
-            node.outputs.append(Value(self.fresh_name(hint), dt, shape, producer=node))
+            node.outputs.append(Value(self.fresh_name(hint), dt, shape, producer=node, container=container))
         self.nodes.append(node)
         return node.outputs[0] if len(node.outputs) == 1 else tuple(node.outputs)
 
@@ -227,7 +260,7 @@ class Graph:
             if v is None:
                 return None
             if v not in vmap:
-                vmap[v] = Value(v.name, v.dtype, v.shape, const=v.const)
+                vmap[v] = Value(v.name, v.dtype, v.shape, const=v.const, container=v.container)
             return vmap[v]
 
         g.inputs = [cp(v) for v in self.inputs]
@@ -259,19 +292,31 @@ class Graph:
     __repr__ = __str__
 
 
-def infer_node(node: Node) -> list[tuple[np.dtype, Shape]]:
-    """Run the op's type rule on the node's current inputs.
+def infer_node(node: Node) -> list[tuple[np.dtype, Shape, tuple[str, ...]]]:
+    """Run the op's type rule on the node's current inputs: (dtype, shape,
+    container) per output. A rule returns (dtype, shape), or (dtype, shape,
+    container) for a sequence or optional, or a list of them.
 
     Errors name the node, e.g. ``onnx Conv_3: weight has 3 dims, expected 4``.
-    """
+    Sequences, optionals and strings reach only ops that declare they take
+    them (``OpDef.sequences`` / ``strings``)."""
     opdef = node.opdef
+    for i, v in enumerate(node.inputs):
+        if v is not None and v.container and not opdef.sequences:
+            raise ShapeError(f"{node.where}: input {i} ({v.name}) is a {v.type_str}; {node.op} takes tensors")
+        if v is not None and v.dtype == dtypes.string and not opdef.strings:
+            raise ShapeError(f"{node.where}: input {i} ({v.name}) is a string tensor; {node.op} does not take "
+                             f"strings")
     try:
         res = opdef.infer(node.inputs, **node.attrs)
     except ShapeError as e:
         raise ShapeError(f"{node.where}: {e}") from None
-    if isinstance(res, tuple) and len(res) == 2 and isinstance(res[0], np.dtype):
+    if isinstance(res, tuple) and len(res) in (2, 3) and isinstance(res[0], np.dtype):
         res = [res]
-    return [(np.dtype(dt), tuple(shape)) for dt, shape in res]
+    out = [(np.dtype(t[0]), _shape(t[1]), tuple(t[2]) if len(t) == 3 else ()) for t in res]
+    if not opdef.strings and any(dt == dtypes.string for dt, _, _ in out):
+        raise ShapeError(f"{node.where}: {node.op} cannot produce string tensors")
+    return out
 
 
 def infer_shapes(g: Graph) -> Graph:
@@ -281,7 +326,6 @@ def infer_shapes(g: Graph) -> Graph:
         types = infer_node(n)
         if len(types) != len(n.outputs):
             raise ShapeError(f"{n.where}: op produced {len(types)} outputs, node has {len(n.outputs)}")
-        for v, (dt, shape) in zip(n.outputs, types):
-            v.dtype = dt
-            v.shape = tuple(d if isinstance(d, str) else int(d) for d in shape)
+        for v, (dt, shape, container) in zip(n.outputs, types):
+            v.dtype, v.shape, v.container = dt, shape, container
     return g

@@ -74,3 +74,11 @@ def expect_rank(shape: Shape, what: str, *ranks: int) -> None:
     if len(shape) not in ranks:
         want = " or ".join(str(r) for r in ranks)
         raise ShapeError(f"{what} has {len(shape)} dims, expected {want}")
+
+
+def join_shapes(a: Shape | None, b: Shape | None) -> Shape | None:
+    """A shape both fit: dims that differ become unknown; None if the ranks
+    differ or one is unknown (a sequence's items, ir/graph.py)."""
+    if a is None or b is None or len(a) != len(b):
+        return None
+    return tuple(x if x == y else unknown_dim() for x, y in zip(a, b))

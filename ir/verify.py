@@ -42,9 +42,9 @@ def verify(g: Graph) -> Graph:
             if isinstance(a, Graph):
                 verify(a)
         types = infer_node(n)
-        have = [(v.dtype, v.shape) for v in n.outputs]
-        if len(types) != len(have) or any(t[0] != h[0] or tuple(t[1]) != tuple(h[1])
-                                          for t, h in zip(types, have) if all(isinstance(d, int) for d in h[1])):
+        have = [(v.dtype, v.shape, v.container) for v in n.outputs]
+        if len(types) != len(have) or any(t[0] != h[0] or t[2] != h[2] or (h[1] is not None and t[1] != h[1]
+                                          and all(isinstance(d, int) for d in h[1])) for t, h in zip(types, have)):
             raise ModelError(f"verify: {n.where}: recorded output types {have} differ from inferred {types}")
     for v in g.outputs:
         if not (v in defined or v.is_const):

@@ -98,6 +98,8 @@ CASES.update({
         Case([u(2, 2, 9), u(3, 2, 3, seed=1)], dict(strides=[2], dilations=[2], pads=[0, 0]), "1d_dilated"),
         Case([u(1, 2, 5, 4), u(2, 2, 3, 3, seed=1)],
              dict(strides=[2, 1], dilations=[1, 1], pads=[0, 0, 0, 0], pad_mode="same_upper"), "same"),
+        Case([u(2, 1, 6, 5), u(3, 1, 3, 3, seed=1), u(3, seed=2)],
+             dict(strides=[2, 1], dilations=[1, 1], pads=[1, 0, 1, 1]), "few_taps"),   # a product per sample
     ],
     "conv_transpose": [
         Case([u(1, 2, 3, 3), u(2, 3, 3, 3, seed=1), u(3, seed=2)],

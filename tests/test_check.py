@@ -61,14 +61,14 @@ def test_converter_refusals_are_listed_with_their_reason():
 
 
 def test_unsupported_dtype_per_op():
-    nodes = [helper.make_node("Cast", ["x"], ["s"], name="to_text", to=TensorProto.STRING),
-             helper.make_node("Identity", ["s"], ["t"], name="copy_text"),
-             helper.make_node("Cast", ["t"], ["y"], name="back", to=TensorProto.FLOAT)]
-    model = make_model(nodes, [("x", np.float32, [2, 2])], ["y"])
+    nodes = [helper.make_node("Identity", ["z"], ["t"], name="copy_c"),
+             helper.make_node("Identity", ["t"], ["u"], name="copy_c2"),
+             helper.make_node("Size", ["u"], ["n"], name="count")]
+    model = make_model(nodes, [("z", np.complex64, [2, 2])], ["n"])
     r = check(model)
     found = {f.message.split(" ")[0]: f for f in find(r, "unsupported-dtype")}
-    assert found["Identity"].nodes == ["copy_text"] and "string" in found["Identity"].message
-    assert found["Cast"].nodes == ["to_text", "back"]
+    assert found["Identity"].nodes == ["copy_c", "copy_c2"] and "complex64" in found["Identity"].message
+    assert found["Size"].nodes == ["count"]
     assert r.exit_code == 1
 
 
@@ -138,3 +138,11 @@ def test_check_command_exit_status(tmp_path):
     assert out.returncode == 0 and "result: compiles" in out.stdout
     out = dlc_cmd("check", tmp_path / "bad.onnx")
     assert out.returncode == 1 and "Scaler (domain ai.onnx.ml v1)" in out.stdout and "nodes: hm" in out.stdout
+
+
+def test_strings_run_on_the_host():
+    model = make_model([helper.make_node("StringConcat", ["s", "s"], ["t"], name="cat")],
+                       [("s", object, [2])], [("t", object, [2])], opset=20)
+    r = check(model)
+    info = find(r, "host-values")
+    assert info[0].severity == "info" and info[0].nodes == ["cat (string_concat)"] and r.compiles

@@ -5,10 +5,11 @@ import dataclasses
 
 import numpy as np
 import pytest
-from onnx import helper
+from onnx import TensorProto, helper
 
 from dlc import compiler
 from dlc.compare import compare, diff
+from dlc.ir.errors import UnsupportedError
 from dlc.ir.ops import REGISTRY
 from tests.test_cli import dlc_cmd
 from tests.util import make_model, rand
@@ -106,3 +107,11 @@ def test_compare_command(tmp_path):
     assert "5 node outputs compared, 0 diverge" in out.stdout and "squash" in out.stdout
     out = dlc_cmd("compare", path, "--against", "fp64", "--shape", "x=4,8")
     assert out.returncode == 0 and "against fp64" in out.stdout
+
+
+def test_sequences_and_strings_are_refused():
+    node = helper.make_node("StringConcat", ["s", "s"], ["t"])
+    model = make_model([node], [helper.make_tensor_value_info("s", TensorProto.STRING, [2])],
+                       [helper.make_tensor_value_info("t", TensorProto.STRING, [2])], opset=20)
+    with pytest.raises(UnsupportedError, match="compares numeric tensors; this model's s, t are sequences"):
+        compare(model)

@@ -11,19 +11,19 @@ from tests.util import make_model, rand
 
 def test_every_unsupported_op_listed_in_one_error_before_any_work(monkeypatch):
     nodes = [helper.make_node("Relu", ["x"], ["a"], name="r"),
-             helper.make_node("SequenceEmpty", [], ["b"], name="se1"),
-             helper.make_node("StringNormalizer", ["a"], ["c"], name="sn"),
-             helper.make_node("SequenceEmpty", [], ["d"], name="se2"),
+             helper.make_node("Normalizer", ["a"], ["b"], name="id1", domain="ai.onnx.ml"),
+             helper.make_node("Twiddle", ["a"], ["c"], name="tw", domain="com.example"),
+             helper.make_node("Normalizer", ["a"], ["d"], name="id2", domain="ai.onnx.ml"),
              helper.make_node("Frobnicate", ["a"], ["e"], name="f", domain="com.example")]
     model = make_model(nodes, [("x", np.float32, [2])], ["b", "c", "d", "e"])
-    model.opset_import.append(helper.make_opsetid("com.example", 1))
+    model.opset_import.extend([helper.make_opsetid("com.example", 1), helper.make_opsetid("ai.onnx.ml", 1)])
     import dlc.frontends.onnx.importer as importer
     monkeypatch.setattr(importer, "_convert_node", lambda *a: pytest.fail("converted before checking support"))
     with pytest.raises(dlc.UnsupportedError) as e:
         dlc.compile(model)
     msg = str(e.value)
-    assert "SequenceEmpty (nodes: se1, se2)" in msg
-    assert "StringNormalizer (nodes: sn)" in msg
+    assert "ai.onnx.ml.Normalizer (nodes: id1, id2)" in msg
+    assert "com.example.Twiddle (nodes: tw)" in msg
     assert "com.example.Frobnicate (nodes: f)" in msg
     assert "Relu" not in msg
 

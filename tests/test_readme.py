@@ -31,3 +31,13 @@ def test_readme_main_command_works(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "probabilities: float32[1, 10]" in out.stdout
     assert (tmp_path / "digits.dlc").exists()
+
+
+def test_readme_lists_the_ops_with_converters():
+    from dlc.frontends.onnx.registry import CONVERTERS, supported_ops
+    text = open(os.path.join(ROOT, "README.md")).read()
+    m = re.search(r"With converters \((\d+)\):\n\n(.*?)\n\nOther domains: (.*?)\.\n", text, re.S)
+    ops = supported_ops("")
+    assert int(m.group(1)) == len(ops) and m.group(2).split() == ops
+    assert m.group(3).split(", ") == sorted(f"{d}.{op}" for d, op in CONVERTERS if d)
+    assert f"**{len(ops)} ONNX op types** with converters" in text

@@ -161,3 +161,30 @@ def test_an_if_branch_with_a_run_time_shape_input():
     for c, shape in ((True, [2, 2]), (False, [1, 4]), (True, [4, 1])):
         feeds = {"x": x, "shape": np.array(shape, np.int64), "c": np.array(c)}
         np.testing.assert_array_equal(m.run(None, feeds)[0], run_ort(model, feeds)[0])
+
+
+@pytest.mark.parametrize("keepdims", [0, 1])
+def test_reduction_with_run_time_axes_feeds_native_code(keepdims):
+    """ONNX shape inference gives the reduction no rank (its axes are an input);
+    dlc learns it from the axes' length and compiles the Sqrt after it."""
+    model = make_model([helper.make_node("ReduceSumSquare", ["x", "axes"], ["s"], keepdims=keepdims),
+                        helper.make_node("Sqrt", ["s"], ["y"])],
+                       [("x", np.float32, [3, 4, 5]), ("axes", np.int64, [2])], ["y"], opset=18)
+    m = dlc.compile(model)
+    for axes in ([0, 2], [-1, 1], [1, 0]):
+        feeds = {"x": rand(3, 4, 5), "axes": np.array(axes, np.int64)}
+        got, want = m.run(None, feeds)[0], run_ort(model, feeds)[0]
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_a_host_step_giving_another_rank_than_built_for_is_a_clear_error():
+    from dlc.ir import Graph, Node
+    from dlc.ir.errors import ShapeError
+    from dlc.staged import _check_ranks
+    g = Graph("g")
+    x = g.add_input("x", np.float32, (2, 3))
+    y = g.op("nonzero", [x])
+    with pytest.raises(ShapeError, match=r"nonzero.*rank 1.*built for rank 2"):
+        _check_ranks(y.producer, [np.zeros(4, np.int64)])
+    _check_ranks(y.producer, [np.zeros((2, 4), np.int64)])

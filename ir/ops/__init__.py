@@ -2,7 +2,8 @@
 from .base import (BROADCAST, ELEMWISE, INJECTIVE, KINDS, OPAQUE, OUT_FUSABLE, REDUCE, REGISTRY,
                    VIEW, OpDef, get_op, register)
 from . import (control, cumulative, dropout, dynamic, elementwise, fused, image, indexing, linalg, nn,  # noqa: F401
-               normalization, pooling, random, recurrent, reduce, shape, sorting, spectral, text, trees)
+               normalization, pooling, random, recurrent, reduce, sequence, shape, sorting, spectral, text,
+               trees)
 from .fused import kernel_name, node_sources
 
 __all__ = ["OpDef", "REGISTRY", "get_op", "register", "KINDS", "ELEMWISE", "BROADCAST", "INJECTIVE",

@@ -36,6 +36,10 @@
   segments although its output shapes are known (control flow: ``scan``,
   whose body runs as compiled code; see ir/ops/control.py). ``on_host`` is
   true for these and for ``dynamic_shape`` ops.
+- ``sequences`` / ``strings``: the op takes sequence and optional values /
+  string tensors (ir/ops/sequence.py, ir/ops/text.py, ``equal``, control
+  flow); ``infer_node`` refuses them for every other op, naming the node. A
+  node that touches such a value runs as a host step with ``ref``.
 - ``index(out_idx, ins, **attrs)``: for injective ops that are a pure index
   remap of their first input (transpose, expand, slice, a gather of one
   constant index): the index of ``ins[0]`` that output element ``out_idx``
@@ -83,6 +87,8 @@ class OpDef:
     dynamic_shape: bool = False
     specialize: Callable | None = None
     host: bool = False
+    sequences: bool = False
+    strings: bool = False
     index: Callable | None = None
     doc: str = ""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ShapeError
 from ..shapes import unknown_dim
 from .base import OPAQUE, OpDef, register
 
@@ -98,3 +99,33 @@ register(OpDef("non_max_suppression", OPAQUE,
                _nms_ref, dynamic_shape=True,
                doc="selected [batch, class, box] triples of greedy non-maximum suppression "
                    "(ONNX NonMaxSuppression)"))
+
+
+IMAGE_FORMATS = {"RGB": 3, "BGR": 3, "Grayscale": 1}
+
+
+def _image_decode_infer(ins, pixel_format="RGB"):
+    data = ins[0]
+    if data.dtype != np.uint8 or data.rank != 1:
+        raise ShapeError(f"the encoded image must be a 1-D uint8 tensor, got {data.type_str}")
+    return np.dtype("uint8"), (unknown_dim(), unknown_dim(), IMAGE_FORMATS[pixel_format])
+
+
+def _image_decode_ref(data, pixel_format="RGB"):
+    """Decodes with Pillow (imported here: only this op needs it; the
+    converter checks that it is installed)."""
+    import io
+
+    import PIL.Image
+    try:
+        img = PIL.Image.open(io.BytesIO(np.asarray(data, np.uint8).tobytes()))
+        img = img.convert("L" if pixel_format == "Grayscale" else "RGB")
+    except (OSError, ValueError) as e:   # PIL.UnidentifiedImageError is an OSError
+        raise ValueError(f"cannot decode the image ({data.size} bytes): {e}") from None
+    y = np.asarray(img, np.uint8).reshape(img.height, img.width, -1)
+    return np.ascontiguousarray(y[:, :, ::-1] if pixel_format == "BGR" else y)
+
+
+register(OpDef("image_decode", OPAQUE, _image_decode_infer, _image_decode_ref, dynamic_shape=True,
+               doc="an encoded image (JPEG, PNG, BMP, TIFF, WebP, PNM, JPEG 2000) decoded to [H, W, C] uint8 "
+                   "by Pillow (ONNX ImageDecoder)"))

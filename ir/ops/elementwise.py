@@ -139,6 +139,10 @@ def _to_e8m0(x):
 
 
 def _cast_ref(x, to, saturate=0):
+    if np.dtype(to) == dtypes.string:   # numbers as numpy prints them (the onnx reference does the same)
+        return x.astype(np.str_).astype(object)
+    if x.dtype == dtypes.string and dtypes.kind(to) == "b":   # a string's bool is "is it non-empty"
+        return x.astype(np.float64).astype(to)
     if np.dtype(to) == dtypes.float8_e8m0fnu:
         return _to_e8m0(x)
     if saturate and np.dtype(to) in dtypes.FLOAT8:   # clamp to the largest finite value (NaN stays NaN)
@@ -156,9 +160,10 @@ def _cast_scalar(k, x, to, saturate=0):
 
 
 register(OpDef("cast", ELEMWISE, _cast_infer, _cast_ref, scalar=_cast_scalar,
-               vjp=uvjp(lambda d, g, x, y, to, saturate=0: g),
+               vjp=uvjp(lambda d, g, x, y, to, saturate=0: g), strings=True,
                doc="numpy's astype; saturate=1 clamps to a float8 type's finite range first "
-                   "(float->4/2-bit int truncates and wraps, as ml_dtypes)"))
+                   "(float->4/2-bit int truncates and wraps, as ml_dtypes); to and from strings "
+                   "on the host (numbers written and parsed as numpy does)"))
 
 
 # ----------------------------------------------------------- activations
@@ -317,7 +322,7 @@ _binary("mod", _mod_ref, _mod)
 _binary("pow", _pow_ref, lambda k, a, b: k.pow(a, b), vjp=bvjp(_pow_vjp))
 _binary("min", np.minimum, lambda k, a, b: k.min(a, b), kinds="iufb", vjp=bvjp(_minmax_vjp(lambda a, b: a <= b)))
 _binary("max", np.maximum, lambda k, a, b: k.max(a, b), kinds="iufb", vjp=bvjp(_minmax_vjp(lambda a, b: a >= b)))
-_binary("equal", np.equal, lambda k, a, b: k.eq(a, b), kinds="iufb", out="bool")
+_binary("equal", np.equal, lambda k, a, b: k.eq(a, b), kinds="iufbO", out="bool", strings=True)   # O: strings
 _binary("less", np.less, lambda k, a, b: a < b, kinds="iufb", out="bool")
 _binary("less_equal", np.less_equal, lambda k, a, b: a <= b, kinds="iufb", out="bool")
 _binary("greater", np.greater, lambda k, a, b: a > b, kinds="iufb", out="bool")

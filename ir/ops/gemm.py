@@ -97,10 +97,24 @@ def tile(k, bl: Blocking, rows: int, ncols, p_lo, p_hi, a_at, b_vec, c_load, c_s
             c_store(r, v, accs[r][v], counts[v])
 
 
+MAX_SLICES = 16   # K slices of a split-K product
+
+
+def k_slices(bl: Blocking, M: int, N: int, K: int) -> int:
+    """How many slices of K a product with a small C (one block of rows)
+    and a long K sums separately (1: none). A slice per task then reads
+    its part of A and B once, where column chunks would each read all of
+    A and leave most threads idle. The count depends on the sizes only,
+    never on the threads: results do not depend on the thread count."""
+    if M > bl.mc or K < 4 * max(M, N, bl.kc):
+        return 1
+    return min(MAX_SLICES, K // (2 * bl.kc))
+
+
 def gemm(k, dtype, M: int, N: int, K: int, *,
          a_at: Callable, b_vec: Callable, c_index: Callable, init: Callable,
          finish: Callable | None, c_buf, chunk_cols: int | None = None,
-         tasks_outer: int = 1, min_tasks: int = 8) -> None:
+         tasks_outer: int = 1, min_tasks: int = 8, slices: int = 1) -> None:
     """Emit C = init + A @ B as one parallel loop of tasks.
 
     a_at(outer, m, p) -> scalar A[m, p]; b_vec(outer, p, n, lanes, count) ->
@@ -110,10 +124,14 @@ def gemm(k, dtype, M: int, N: int, K: int, *,
     final region. `tasks_outer` independent products (batch, groups) are
     spread over the same task loop: `outer` is that index. Columns are
     split into chunks of `chunk_cols` (default: enough tasks for
-    `min_tasks`), rows into blocks of MC."""
+    `min_tasks`), rows into blocks of MC. `slices` > 1 (see `k_slices`)
+    splits K instead: see `_gemm_split_k`."""
     bl = Blocking.for_target(k, dtype)
     L, MR, NR, KC, MC = bl.lanes, bl.mr, bl.nr, bl.kc, bl.mc
     if M == 0 or N == 0:
+        return
+    if slices > 1 and M <= MC:
+        _gemm_split_k(k, dtype, bl, M, N, K, slices, a_at, b_vec, c_index, init, finish, c_buf, tasks_outer)
         return
     mblocks = _ceil(M, MC)
     if chunk_cols is None:
@@ -138,41 +156,86 @@ def gemm(k, dtype, M: int, N: int, K: int, *,
         n_rowtiles = k.div(k.min(m_hi, full_rows) - m_lo, MR) if mblocks > 1 else full_rows // MR
         n_panels = k.div(n_hi - n_lo, NR) if nchunks > 1 else N // NR
         tail_cols = (n_hi - n_lo) - n_panels * NR if nchunks > 1 else N % NR
-
-        with k.loop(kblocks, "kb") as kb:
-            p_lo = kb * KC
-            p_hi = k.min(p_lo + KC, K) if kblocks > 1 else K
-            first = True if kblocks == 1 else k.eq(kb, 0)
-
-            def tiles(rows, m0, n0, ncols):
-                tile(k, bl, rows, ncols, p_lo, p_hi,
-                     a_at=lambda r, p: a_at(outer, m0 + r, p),
-                     b_vec=lambda p, v, cnt: b_vec(outer, p, n0 + v * L, L, cnt),
-                     c_load=lambda r, v, cnt: k.vload(c_buf, c_index(outer, m0 + r, n0 + v * L), L, cnt),
-                     c_store=lambda r, v, val, cnt: k.store(c_buf, c_index(outer, m0 + r, n0 + v * L), val,
-                                                            partial=True, count=cnt),
-                     init=lambda r: init(outer, m0 + r), first=first)
-
-            def row_tiles(n0, ncols):
-                if full_rows:
-                    with k.loop(n_rowtiles, "mt") as mt:
-                        tiles(MR, m_lo + mt * MR, n0, ncols)
-                if M % MR:
-                    if mblocks > 1:
-                        with k.if_(k.eq(m_hi, M)):
-                            tiles(M % MR, full_rows, n0, ncols)
-                    else:
-                        tiles(M % MR, full_rows, n0, ncols)
-
-            with k.loop(n_panels, "panel") as jp:
-                row_tiles(n_lo + jp * NR, None)
-            if nchunks > 1:
-                with k.if_(tail_cols > 0):
-                    row_tiles(n_lo + n_panels * NR, tail_cols)
-            elif tail_cols:
-                row_tiles(n_lo + n_panels * NR, k.const(tail_cols, "int64"))
+        _blocks(k, bl, M, kblocks, 0, K, m_lo, m_hi, mblocks > 1, n_lo, n_rowtiles, n_panels,
+                tail_cols, nchunks > 1, lambda m, p: a_at(outer, m, p),
+                lambda p, n, cnt: b_vec(outer, p, n, L, cnt), c_buf, lambda m, n: c_index(outer, m, n),
+                lambda m: init(outer, m))
         if finish is not None:
             finish(outer, m_lo, m_hi, n_lo, n_hi)
+
+
+def _blocks(k, bl: Blocking, M, kblocks, k_lo, k_hi, m_lo, m_hi, several_mblocks, n_lo, n_rowtiles, n_panels,
+            tail_cols, dynamic_tail, a_at, b_vec, c_buf, c_index, init) -> None:
+    """One task's region of C, rows [m_lo, m_hi) and columns from n_lo
+    (n_panels of NR and tail_cols more), summed over p in [k_lo, k_hi) in
+    `kblocks` blocks of KC."""
+    L, MR, NR, KC = bl.lanes, bl.mr, bl.nr, bl.kc
+    full_rows = M // MR * MR
+    with k.loop(kblocks, "kb") as kb:
+        p_lo = k_lo + kb * KC
+        p_hi = k.min(p_lo + KC, k_hi) if kblocks > 1 else k_hi
+        first = True if kblocks == 1 else k.eq(kb, 0)
+
+        def tiles(rows, m0, n0, ncols):
+            tile(k, bl, rows, ncols, p_lo, p_hi,
+                 a_at=lambda r, p: a_at(m0 + r, p),
+                 b_vec=lambda p, v, cnt: b_vec(p, n0 + v * L, cnt),
+                 c_load=lambda r, v, cnt: k.vload(c_buf, c_index(m0 + r, n0 + v * L), L, cnt),
+                 c_store=lambda r, v, val, cnt: k.store(c_buf, c_index(m0 + r, n0 + v * L), val,
+                                                        partial=True, count=cnt),
+                 init=lambda r: init(m0 + r), first=first)
+
+        def row_tiles(n0, ncols):
+            if full_rows:
+                with k.loop(n_rowtiles, "mt") as mt:
+                    tiles(MR, m_lo + mt * MR, n0, ncols)
+            if M % MR:
+                if several_mblocks:
+                    with k.if_(k.eq(m_hi, M)):
+                        tiles(M % MR, full_rows, n0, ncols)
+                else:
+                    tiles(M % MR, full_rows, n0, ncols)
+
+        with k.loop(n_panels, "panel") as jp:
+            row_tiles(n_lo + jp * NR, None)
+        if dynamic_tail:
+            with k.if_(tail_cols > 0):
+                row_tiles(n_lo + n_panels * NR, tail_cols)
+        elif tail_cols:
+            row_tiles(n_lo + n_panels * NR, k.const(tail_cols, "int64"))
+
+
+def _gemm_split_k(k, dtype, bl: Blocking, M, N, K, slices, a_at, b_vec, c_index, init, finish, c_buf,
+                  tasks_outer) -> None:
+    """C = init + A @ B with K cut into `slices` parts: a task per (outer,
+    slice) sums its part of K for all of C into its own scratch copy of C,
+    then a second parallel loop, over rows, adds the copies in slice order
+    into C (so the sums do not depend on the threads) and runs `finish`
+    on each row while it is in cache."""
+    L, MR, NR, KC = bl.lanes, bl.mr, bl.nr, bl.kc
+    ks = _ceil(K, slices)
+    slices = _ceil(K, ks)
+    parts = k.scratch(dtype, [tasks_outer, slices, M, N], "k_parts")
+    with k.loop(tasks_outer * slices, "task", parallel=True) as t:
+        outer = k.div(t, slices) if tasks_outer > 1 else 0
+        s = k.rem(t, slices) if tasks_outer > 1 else t
+        k_lo = s * ks
+        k_hi = k.min(k_lo + ks, K)
+        _blocks(k, bl, M, _ceil(ks, KC), k_lo, k_hi, 0, M, False, 0, M // MR, N // NR, N % NR, False,
+                lambda m, p: a_at(outer, m, p), lambda p, n, cnt: b_vec(outer, p, n, L, cnt), parts,
+                lambda m, n: [outer, s, m, n], lambda m: k.zero(dtype))
+    with k.loop(tasks_outer * M, "row", parallel=True) as r:
+        outer = k.div(r, M) if tasks_outer > 1 else 0
+        m = k.rem(r, M) if tasks_outer > 1 else r
+        with k.loop(_ceil(N, L), "vec") as v:
+            n = v * L
+            cnt = None if N % L == 0 else k.min(N - n, L)
+            acc = k.local(k.broadcast(init(outer, m), L), "c")
+            with k.loop(slices, "s") as s:
+                k.assign(acc, acc + k.vload(parts, [outer, s, m, n], L, cnt))
+            k.store(c_buf, c_index(outer, m, n), acc, partial=True, count=cnt)
+        if finish is not None:
+            finish(outer, m, m + 1, 0, N)
 
 
 def flat_index(buf, prefix, flat):

@@ -9,7 +9,7 @@ from .. import dtypes
 from ..errors import ShapeError
 from ..shapes import broadcast
 from .base import OPAQUE, OUT_FUSABLE, OpDef, register
-from .gemm import Blocking, gemm
+from .gemm import Blocking, gemm, k_slices
 
 
 def _matmul_infer(ins):
@@ -69,7 +69,9 @@ def _matmul_gemm(k, a, b, out) -> None:
         return _batch_of(k, outer, batch)
 
     row_bytes = n * out.dtype.itemsize
-    pack = not k.can_vload(b) or (m >= 4 * bl.mr and (b.const is None or row_bytes % 4096 == 0))
+    slices = k_slices(bl, m, n, kk)
+    # split K: each row of B is read by one task, once per tile of rows (few: M is small)
+    pack = not k.can_vload(b) or (slices == 1 and m >= 4 * bl.mr and (b.const is None or row_bytes % 4096 == 0))
     if pack:
         bb = b.shape[:-2]
         panels = -(-n // bl.nr)
@@ -100,7 +102,7 @@ def _matmul_gemm(k, a, b, out) -> None:
     gemm(k, out.dtype, m, n, kk,
          a_at=lambda o, i, p: k.load(a, _batch_index(a, bidx(o), [i, p])),
          b_vec=b_vec, c_index=lambda o, i, j: [*bidx(o), i, j],
-         init=lambda o, i: k.zero(out.dtype), finish=finish, c_buf=out, tasks_outer=nb)
+         init=lambda o, i: k.zero(out.dtype), finish=finish, c_buf=out, tasks_outer=nb, slices=slices)
 
 
 def _matmul_lower(k, ins, outs):
@@ -177,6 +179,15 @@ def _swap_last(d, x):
     return d.transpose(x, perm)
 
 
+def _permuted(x) -> bool:
+    """Whether `x` is a transpose (seen through reshapes): its rows are not
+    contiguous memory, so a product reads it faster as its left operand."""
+    n = x.v.producer
+    while n is not None and n.op == "reshape":
+        n = n.inputs[0].producer
+    return n is not None and n.op == "transpose"
+
+
 def _matmul_vjp(d, ins, outs, gouts):
     """da = g @ b^T, db = a^T @ g (the driver sums broadcast batch dims).
     A 2-D b with a batched a (a dense layer over a sequence) takes its
@@ -187,8 +198,12 @@ def _matmul_vjp(d, ins, outs, gouts):
     if b.rank == 2 and a.rank > 2:
         rows = int(np.prod(a.shape[:-1], dtype=np.int64))
         a, g = d.reshape(a, (rows, a.shape[-1])), d.reshape(g, (rows, g.shape[-1]))
-    if a.rank == 2 and g.shape[-1] < a.shape[-1]:   # transpose the smaller operand: (g^T a)^T
-        return [da, _swap_last(d, d.matmul(_swap_last(d, g), a))]
+    if a.rank == 2:
+        # the right operand of a product is read in rows: make it the one that is plain memory
+        # (a convolution's g is a transposed view, its columns a are not), else transpose the smaller
+        pg, pa = _permuted(g), _permuted(a)
+        if pg and not pa or pg == pa and g.shape[-1] < a.shape[-1]:   # (g^T a)^T
+            return [da, _swap_last(d, d.matmul(_swap_last(d, g), a))]
     return [da, d.matmul(_swap_last(d, a), g)]
 
 

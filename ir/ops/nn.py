@@ -151,6 +151,22 @@ def _tap_loops(k, ranges, prefix="t"):
         yield tuple(stack.enter_context(k.loop(hi, f"{prefix}{j}", start=lo)) for j, (lo, hi) in enumerate(ranges))
 
 
+UNROLLED_TAPS = 16   # the most taps of a window (pooling, col2im) unrolled in the kernel
+
+
+def _each_tap(k, ranges, prefix="t"):
+    """The taps of a window, for the body of a `for`: unrolled when every
+    range is static (straight-line code: loops of 2 or 3 taps cost more in
+    loop control and mispredicted exits than in work), else one loop nest
+    (see `_tap_loops`)."""
+    if all(isinstance(lo, int) and isinstance(hi, int) for lo, hi in ranges) and \
+            math.prod(hi - lo for lo, hi in ranges) <= UNROLLED_TAPS:
+        yield from itertools.product(*[range(lo, hi) for lo, hi in ranges])
+    else:
+        with _tap_loops(k, ranges, prefix) as t:
+            yield t
+
+
 def _check_float(op, *vals):
     dt = vals[0].dtype
     for v in vals:
@@ -495,7 +511,7 @@ def _col2im_lower(k, ins, outs, shape, kernel, strides, dilations, pads):
             ranges = [_taps(k, o[j], size[j], kernel[j], strides[j], dilations[j], begin[j], out[j])
                       for j in range(len(size))]
             with k.loop(c, "c") as ci:
-                with _tap_loops(k, ranges) as t:
+                for t in _each_tap(k, ranges):
                     at = [ni, ci, *_window_positions(o, strides, begin, t, dilations)]
                     k.store(x, at, k.load(x, at) + k.load(cols, [row, ci * taps + _flat(t, kernel)]))
 
@@ -755,7 +771,7 @@ def _max_pool_lower(k, ins, outs, kernel, strides, dilations, pads, pad_mode="ex
         if indices:   # starts at the first tap inside, so a window of lowest values still points at it
             first = _window_positions(o, strides, begin, [lo for lo, _ in ranges], dilations)
             arg = k.local(_flat_index(ni, ci, first, c, size, storage_order), "arg", INDEX)
-        with _tap_loops(k, ranges) as t:
+        for t in _each_tap(k, ranges):
             pos = _window_positions(o, strides, begin, t, dilations)
             v = k.load(x, [ni, ci, *pos])
             if indices:
@@ -826,30 +842,38 @@ def _max_pool_grad_ref(x, gy, *, kernel, strides, dilations, pads, pad_mode="exp
 
 
 def _max_pool_grad_lower(k, ins, outs, kernel, strides, dilations, pads, pad_mode="explicit", ceil_mode=False):
-    """Per (n, c) plane: zero dx, then for each window add its gradient at
-    the window's (first) maximum, found again as the forward pass did."""
+    """Per (n, c) plane, in a scratch plane of the sample's task: zero it,
+    add each window's gradient at the window's (first) maximum, found again
+    as the forward pass did, then copy the plane to dx with final stores, so
+    that a fused epilogue (relu's gradient) runs on it in one vectorized
+    pass. (Done in place in dx, LLVM turns ``dx = where(mask, dx, 0)`` into
+    masked stores, which are slow on AMD CPUs.)"""
     x, gy = ins
     dx = outs[0]
     n, c, *size = x.shape
     out, begin, _ = window_geometry(size, kernel, strides, dilations, pads, pad_mode, ceil_mode)
-    with k.loops([n, c], "i") as (ni, ci):
-        with k.loops(size, "z", parallel=False) as z:
-            k.store(dx, [ni, ci, *z], k.zero(dx.dtype))
-        with k.loops(out, "o", parallel=False) as o:
-            ranges = [_taps(k, o[j], size[j], kernel[j], strides[j], dilations[j], begin[j], out[j])
-                      for j in range(len(size))]
-            best = k.local(k.const(lowest(x.dtype), x.dtype), "max")
-            first = _window_positions(o, strides, begin, [lo for lo, _ in ranges], dilations)
-            arg = [k.local(first[j], f"arg{j}", INDEX) for j in range(len(size))]
-            with _tap_loops(k, ranges) as t:
-                pos = _window_positions(o, strides, begin, t, dilations)
-                v = k.local(k.load(x, [ni, ci, *pos]), "v")
-                with k.if_(v > best):
-                    k.assign(best, v)
-                    for a, q in zip(arg, pos):
-                        k.assign(a, q)
-            at = [ni, ci, *arg]
-            k.store(dx, at, k.load(dx, at) + k.load(gy, [ni, ci, *o]))
+    plane = k.scratch(dx.dtype, [n, *size], "plane")   # one per sample: the parallel loop runs over samples
+    with k.loops([n], "i") as (ni,):
+        with k.loop(c, "c") as ci:
+            with k.loops(size, "z", parallel=False) as z:
+                k.store(plane, [ni, *z], k.zero(dx.dtype))
+            with k.loops(out, "o", parallel=False) as o:
+                ranges = [_taps(k, o[j], size[j], kernel[j], strides[j], dilations[j], begin[j], out[j])
+                          for j in range(len(size))]
+                best = k.local(k.const(lowest(x.dtype), x.dtype), "max")
+                first = _window_positions(o, strides, begin, [lo for lo, _ in ranges], dilations)
+                arg = [k.local(first[j], f"arg{j}", INDEX) for j in range(len(size))]
+                with _tap_loops(k, ranges) as t:
+                    pos = _window_positions(o, strides, begin, t, dilations)
+                    v = k.local(k.load(x, [ni, ci, *pos]), "v")
+                    with k.if_(v > best):
+                        k.assign(best, v)
+                        for a, q in zip(arg, pos):
+                            k.assign(a, q)
+                at = [ni, *arg]
+                k.store(plane, at, k.load(plane, at) + k.load(gy, [ni, ci, *o]))
+            with k.loops(size, "z", parallel=False) as z:
+                k.store(dx, [ni, ci, *z], k.load(plane, [ni, *z]))
 
 
 def _avg_pool_grad_infer(ins, shape, kernel, strides, dilations, pads, pad_mode="explicit", ceil_mode=False,
@@ -903,7 +927,7 @@ def _avg_pool_grad_lower(k, ins, outs, shape, kernel, strides, dilations, pads, 
 
 
 register(
-    OpDef("max_pool_grad", OPAQUE, _max_pool_grad_infer, _max_pool_grad_ref, lower=_max_pool_grad_lower,
+    OpDef("max_pool_grad", OUT_FUSABLE, _max_pool_grad_infer, _max_pool_grad_ref, lower=_max_pool_grad_lower,
           doc="the input gradient of max_pool: x, gy -> dx (each window's gradient goes to its first max)"),
     OpDef("avg_pool_grad", OPAQUE, _avg_pool_grad_infer, _avg_pool_grad_ref, lower=_avg_pool_grad_lower,
           doc="the input gradient of avg_pool: gy -> dx of shape `shape`"),

@@ -8,6 +8,7 @@ from ..ops.nn import window_geometry
 from .rewrite import rewrite
 
 MAX_COLUMN_BYTES = 256 << 20
+FEW_TAPS = 16   # taps (C * prod(kernel)) up to which the product is computed per sample, transposed
 
 
 def _conv_as_matmul(g: Graph, n: Node):
@@ -32,11 +33,17 @@ def _conv_as_matmul(g: Graph, n: Node):
         return g.const(np.array(v, np.int64))
     cols = g.op("im2col", [x], dict(kernel=list(kernel), strides=list(a["strides"]), dilations=list(a["dilations"]),
                                     pads=list(begin) + list(end)), source=src)
-    wt = g.op("transpose", [g.op("reshape", [w, shape([m, taps])], source=src)], {"perm": (1, 0)}, source=src)
-    out = g.op("matmul", [cols, wt], source=src)                                   # [N * O..., M]
-    out = g.op("reshape", [out, shape([y.shape[0], *y.shape[2:], m])], source=src)
+    w2 = g.op("reshape", [w, shape([m, taps])], source=src)
     rank = y.rank
-    out = g.op("transpose", [out], {"perm": (0, rank - 1) + tuple(range(1, rank - 1))}, source=src)
+    if taps <= FEW_TAPS:   # per sample, w2 @ cols^T: [M, O...], rows of y
+        pos = int(np.prod(y.shape[2:], dtype=np.int64))
+        ct = g.op("transpose", [g.op("reshape", [cols, shape([y.shape[0], pos, taps])], source=src)],
+                  {"perm": (0, 2, 1)}, source=src)
+        out = g.op("reshape", [g.op("matmul", [w2, ct], source=src), shape(list(y.shape))], source=src)
+    else:
+        out = g.op("matmul", [cols, g.op("transpose", [w2], {"perm": (1, 0)}, source=src)], source=src)  # [N*O.., M]
+        out = g.op("reshape", [out, shape([y.shape[0], *y.shape[2:], m])], source=src)
+        out = g.op("transpose", [out], {"perm": (0, rank - 1) + tuple(range(1, rank - 1))}, source=src)
     if b is not None:
         out = g.op("add", [out, g.op("reshape", [b, shape([m] + [1] * (rank - 2))], source=src)], source=src)
     return [out]
@@ -45,8 +52,11 @@ def _conv_as_matmul(g: Graph, n: Node):
 def convs_to_matmul(g: Graph) -> Graph:
     """Rewrite each static, ungrouped convolution as im2col (the windows as
     rows), one matmul with the reshaped weights, and a transpose back to
-    [N, M, *O] (plus the bias). Its gradients then are matmuls too (and
-    col2im), which run an order of magnitude faster than direct loop nests
-    on short rows. Skips grouped convolutions and any whose column matrix
-    would exceed MAX_COLUMN_BYTES. Promises: the same outputs."""
+    [N, M, *O] (plus the bias). With few taps (a first layer on one or three
+    channels) the product is cheap and storing it dominates: it is then
+    computed per sample as weights @ windows^T, whose rows are rows of y
+    (contiguous stores), not columns of it. Its gradients then are matmuls
+    too (and col2im), which run an order of magnitude faster than direct
+    loop nests on short rows. Skips grouped convolutions and any whose
+    column matrix would exceed MAX_COLUMN_BYTES. Promises: the same outputs."""
     return rewrite(g, [_conv_as_matmul])

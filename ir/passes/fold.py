@@ -15,7 +15,10 @@ MAX_GROWTH_BYTES = 1 << 20
 def fold_node(g: Graph, n: Node) -> list[Value] | None:
     """Constants for the outputs of `n` if they can be known at compile time
     (all inputs constant, or an op like ``shape`` that needs only input
-    shapes), else None. Does not edit the graph."""
+    shapes), else None. Does not edit the graph. A sequence or optional is
+    never a constant."""
+    if any(v.container for v in n.outputs):
+        return None
     if not all(v.static for v in n.outputs):
         _refresh_types(n)
     opdef = n.opdef
@@ -56,5 +59,5 @@ def _refresh_types(n) -> None:
     """Re-run the type rule of a node whose output shape was unknown: an
     input it needs as a constant (a Reshape's target) may just have been
     folded, so a shape that depended on data may now be known."""
-    for v, (dt, shape) in zip(n.outputs, infer_node(n)):
-        v.dtype, v.shape = dt, shape
+    for v, (dt, shape, container) in zip(n.outputs, infer_node(n)):
+        v.dtype, v.shape, v.container = dt, shape, container

@@ -20,8 +20,9 @@ Groups, formed greedily in schedule order:
    Then an *epilogue*: pointwise consumers of the anchor's result (and of
    epilogue values) with the same shape, whose group-internal inputs sit at
    one position, plus views and axis permutations (transpose) of epilogue
-   values; codegen applies them at the anchor's final store, at that
-   (possibly permuted) index. Anchors earlier in the schedule claim
+   values (a permutation only of a value not needed outside the group, which
+   would else be stored twice); codegen applies them at the anchor's final
+   store, at that (possibly permuted) index. Anchors earlier in the schedule claim
    epilogues first, so a pointwise chain between two anchors is computed
    once, by the first.
 2. Remaining pointwise nodes join a pointwise producer's group of the same
@@ -297,6 +298,9 @@ def _grow_epilogue(part: _Partition, grp: _Group) -> None:
                     continue
                 chain = grp.chain[v]
             elif (r == VIEW_ROLE or (r == REMAP and permutation(c) is not None)) and c.inputs[0] is v:
+                if r == REMAP and (v in part.outputs or any(u is not c and u not in grp.nodes
+                                                            for u in part.users.get(v, ()))):
+                    continue   # v is stored anyway: its consumers read it through the permutation
                 chain = grp.chain[v] + (c,)
             else:
                 continue

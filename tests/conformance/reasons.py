@@ -18,17 +18,8 @@ def _ops(category: str, reason: str, *ops: str) -> None:
         _OPS[op] = (category, reason)
 
 
-_ops("part 2: sequences", "sequence and optional values are not supported yet", "SequenceAt", "SequenceConstruct",
-     "SequenceEmpty", "SequenceErase", "SequenceInsert", "SequenceLength", "SequenceMap", "SplitToSequence",
-     "ConcatFromSequence", "Optional", "OptionalGetElement", "OptionalHasElement")
-_ops("part 2: data-dependent shapes", "the output shape depends on the input data", "NonZero", "Unique", "Compress",
-     "NonMaxSuppression")
-_ops("part 2: data-dependent shapes", "the grid's size is a run-time input (its function body's shapes, and an If "
-     "whose branches give different ranks, depend on its value)", "AffineGrid")
-_ops("strings", "string tensors are not supported", "StringNormalizer", "StringConcat", "RegexFullMatch",
-     "StringSplit")
-_ops("out of scope", "decodes encoded image files", "ImageDecoder")
-_ops("strings", "maps string keys (string tensors are not supported)", "LabelEncoder")
+_ops("part 2: data-dependent shapes", "the grid's size is a run-time input, and the rank of a value in its "
+     "function body depends on it (a Squeeze without axes of [N, 1, 3], N from the size)", "AffineGrid")
 
 
 _F16_CHAIN = ("the expected output is the fused op's, rounded to float16 once; this expanded graph rounds every "
@@ -68,10 +59,6 @@ def reason_for(name: str, op: str, error: str) -> str:
     if "depends on input data rather than input shapes" in error:
         return ("[part 2: data-dependent shapes] a shape input (sizes, scales, pads, repeats...) is a run-time "
                 "input, so an output shape depends on its value")
-    if "only tensor inputs are supported" in error:
-        return "[part 2: sequences] a sequence or optional graph input"
-    if "dtype string" in error or "dtype object" in error:
-        return "[strings] string tensors are not supported"
     for bad in re.findall(r"(?:ops (?:at opset \d+|\(no default opset\)): |; )([\w.]+) \(nodes", error) + \
             re.findall(r"op (\w+) is not supported at opset", error):
         key = bad.rsplit(".", 1)[-1]

@@ -242,13 +242,32 @@ def assert_similar(want: list, got: list, rtol: float, atol: float) -> None:
     Runner.assert_similar_outputs(want, got, rtol=rtol, atol=atol)
 
 
+def compare_value(want, got, rtol: float, atol: float) -> None:
+    """One output: a tensor as onnx's runner compares it; a sequence (a list)
+    item by item; an optional both empty (None) or holding similar values."""
+    if want is None or got is None:
+        assert want is None and got is None, \
+            f"expected {'an empty optional' if want is None else 'a value'}, got {'None' if got is None else 'a value'}"
+        return
+    if isinstance(want, list):
+        assert isinstance(got, list), f"expected a sequence (a list), got {type(got).__name__}"
+        assert len(got) == len(want), f"a sequence of {len(got)} tensors, expected {len(want)}"
+        for j, (w, g) in enumerate(zip(want, got)):
+            try:
+                compare_value(w, g, rtol, atol)
+            except AssertionError as e:
+                raise AssertionError(f"item {j}: {str(e).strip()}") from None
+        return
+    assert_similar([want], [got], rtol, atol)
+
+
 def compare(model: onnx.ModelProto, want: list, got: list, rtol: float, atol: float) -> None:
-    """assert_similar, output by output, naming the output that differs."""
+    """compare_value, output by output, naming the output that differs."""
     if len(got) != len(want):
         assert_similar(want, got, rtol, atol)     # onnx's message for a count mismatch
     for i, (w, g) in enumerate(zip(want, got)):
         try:
-            assert_similar([w], [g], rtol, atol)
+            compare_value(w, g, rtol, atol)
         except AssertionError as e:
             name = model.graph.output[i].name if i < len(model.graph.output) else "?"
             raise AssertionError(f"output {i} ({name}): {str(e).strip()}") from None

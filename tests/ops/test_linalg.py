@@ -37,6 +37,28 @@ def test_matmul_shapes(a, b):
     check_op("MatMul", {"a": rand(*a), "b": rand(*b, seed=1)})
 
 
+@pytest.mark.parametrize("k, m, n, batch", [
+    (2100, 13, 21, ()),     # K not a multiple of the slices or of the L1 block; a row and a column tail
+    (1030, 1, 40, ()),      # one row
+    (4096, 64, 16, ()),
+    (1500, 7, 9, (2,)),     # batched: a task per (batch, slice)
+])
+def test_matmul_long_k_split(k, m, n, batch):
+    """A small product with a long inner dim (a convolution's weight
+    gradient) is summed in slices of K; its results do not depend on the
+    number of threads."""
+    nodes = [helper.make_node("Transpose", ["g"], ["gt"], perm=[*range(len(batch)), len(batch) + 1, len(batch)]),
+             helper.make_node("MatMul", ["gt", "x"], ["y"])]
+    model = make_model(nodes, [("g", np.float32, [*batch, k, m]), ("x", np.float32, [*batch, k, n])], ["y"], opset=17)
+    g, x = rand(*batch, k, m, seed=1), rand(*batch, k, n, seed=2)
+    mod = dlc.compile(model, threads=1, cache=False)
+    y1 = mod(g, x)
+    mod.threads = 2
+    np.testing.assert_array_equal(mod(g, x), y1)
+    want = np.swapaxes(g, -1, -2).astype(np.float64) @ x
+    np.testing.assert_allclose(y1, want, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.int32, np.int64])
 def test_matmul_dtypes(dtype):
     check_op("MatMul", {"a": rand(2, 3, 4, dtype=dtype, low=-9, high=9),

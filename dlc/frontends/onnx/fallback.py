@@ -111,30 +111,56 @@ def _type_proto(v) -> onnx.TypeProto:
     return helper.make_tensor_type_proto(elem, dims)
 
 
-def _infer(ins, node: OnnxNode):
+def _onnx_infer(ins, node: OnnxNode, data: dict) -> dict:
+    """ONNX's type inference for the node: {output name: TypeProto} ({} when it fails)."""
     proto = onnx.NodeProto.FromString(node.proto)
-    types = None
     try:
         version = dict(node.opsets).get(proto.domain or "", 1)
         schema = onnx.defs.get_schema(proto.op_type, version, proto.domain or "")
         given = {n: _type_proto(v) for n, v in zip(node.inputs, ins) if n and v is not None}
-        data = {n: numpy_helper.from_array(np.asarray(v.const), n)
-                for n, v in zip(node.inputs, ins) if n and v is not None and v.is_const}
         opsets = [helper.make_opsetid(d, ver) for d, ver in node.opsets]
-        types = onnx.shape_inference.infer_node_outputs(schema, proto, given, data, opset_imports=opsets,
-                                                        ir_version=node.ir_version)
+        return onnx.shape_inference.infer_node_outputs(schema, proto, given, data, opset_imports=opsets,
+                                                       ir_version=node.ir_version)
     except Exception:
-        types = None
+        return {}
+
+
+def _dims(t) -> list | None:
+    if t is None or not t.HasField("tensor_type") or not t.tensor_type.HasField("shape"):
+        return None
+    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.tensor_type.shape.dim]
+
+
+def _stand_in_ranks(ins, node: OnnxNode, data: dict) -> dict:
+    """{output name: rank} from ONNX inference with stand-in values for the
+    small run-time inputs. An output's rank usually depends on such an
+    input's length, not its values (a reduction's axes, a Reshape target,
+    STFT's frame step), so any valid-looking value of the right shape tells
+    it; the staged runtime checks the rank the real values give."""
+    for make in (lambda n: np.arange(n), lambda n: np.ones(n)):
+        fake = dict(data)
+        for name, v in zip(node.inputs, ins):
+            if name and v is not None and not v.is_const and v.static and v.numel <= 16 \
+                    and v.dtype.kind in "iuf":
+                fake[name] = numpy_helper.from_array(make(v.numel).astype(v.dtype).reshape(v.shape), name)
+        ranks = {o: len(d) for o, t in _onnx_infer(ins, node, fake).items() if (d := _dims(t)) is not None}
+        if len(ranks) == len(node.outputs):
+            return ranks
+    return {}
+
+
+def _infer(ins, node: OnnxNode):
+    data = {n: numpy_helper.from_array(np.asarray(v.const), n)
+            for n, v in zip(node.inputs, ins) if n and v is not None and v.is_const}
+    types = _onnx_infer(ins, node, data)
     symbols = {d for v in ins if v is not None for d in v.shape if isinstance(d, str)}
+    stand_in = None
     out = []
     for i, name in enumerate(node.outputs):
         elem, dims = None, None
-        t = (types or {}).get(name)
+        t = types.get(name)
         if t is not None and t.HasField("tensor_type") and t.tensor_type.elem_type:
-            elem = t.tensor_type.elem_type
-            if t.tensor_type.HasField("shape"):
-                dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
-                        for d in t.tensor_type.shape.dim]
+            elem, dims = t.tensor_type.elem_type, _dims(t)
         if elem is None and node.declared[i] is not None:
             elem, dims = node.declared[i]
         elif dims is None and node.declared[i] is not None and node.declared[i][1] is not None:
@@ -143,8 +169,11 @@ def _infer(ins, node: OnnxNode):
             raise UnsupportedError(f"onnx {node.name}: {node.op_type} cannot run as a host step: "
                                    f"the type of its output {name!r} is unknown")
         if dims is None:
-            raise UnsupportedError(f"onnx {node.name}: {node.op_type} cannot run as a host step: "
-                                   f"the rank of its output {name!r} is unknown")
+            stand_in = _stand_in_ranks(ins, node, data) if stand_in is None else stand_in
+            if name not in stand_in:
+                raise UnsupportedError(f"onnx {node.name}: {node.op_type} cannot run as a host step: "
+                                       f"the rank of its output {name!r} is unknown")
+            dims = [None] * stand_in[name]
         dt = np.dtype(helper.tensor_dtype_to_np_dtype(elem))
         shape = tuple(d if isinstance(d, int) else (d if d in symbols else unknown_dim()) for d in dims)
         out.append((dt, shape))

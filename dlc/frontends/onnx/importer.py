@@ -17,6 +17,7 @@ import onnx
 from onnx import numpy_helper
 
 from ...ir import Graph, Value, dtypes
+from ...ir.graph import OPT, SEQ
 from ...ir.errors import DLCError, ModelError, NeedsValueError, UnsupportedError
 from .by_value import OP as BY_VALUE
 from .context import Context, ONode
@@ -31,17 +32,22 @@ class TensorInfo:
     """A model input or output as users see it (shaped like onnxruntime's NodeArg)."""
     name: str
     dtype: np.dtype
-    shape: tuple  # ints, and str for symbolic dims
+    shape: tuple | None  # ints, and str for symbolic dims; None: a sequence's items of unknown rank
+    container: tuple = ()   # ("seq",): a sequence of such tensors; ("opt", ...): an optional (ir/graph.py)
 
     @property
     def type(self) -> str:
-        return f"tensor({_ORT_TYPE.get(self.dtype.name, self.dtype.name)})"
+        t = f"tensor({_ORT_TYPE.get(self.dtype.name, self.dtype.name)})"
+        for c in reversed(self.container):
+            t = f"{'seq' if c == SEQ else 'optional'}({t})"
+        return t
 
     def __repr__(self) -> str:
-        return f"TensorInfo({self.name!r}, {self.dtype.name}, {list(self.shape)})"
+        shape = "?" if self.shape is None else list(self.shape)
+        return f"TensorInfo({self.name!r}, {self.type if self.container else self.dtype.name}, {shape})"
 
 
-_ORT_TYPE = {"float32": "float", "float64": "double", "bool": "bool"}   # others: their numpy name
+_ORT_TYPE = {"float32": "float", "float64": "double", "bool": "bool", "object": "string"}   # others: numpy's name
 
 
 @dataclass
@@ -163,20 +169,31 @@ def _elem_dtype(elem_type: int, where: str) -> np.dtype:
     return np.dtype(dt)
 
 
+def value_type(tp: onnx.TypeProto, where: str, name: str) -> tuple[np.dtype, tuple | None, tuple]:
+    """(dtype, shape, container) of an ONNX type: a tensor, or sequences and
+    optionals of one (see ir/graph.py); shape None where the model gives none.
+    Unnamed dims get made-up names from `name`."""
+    container = []
+    while tp.HasField("sequence_type") or tp.HasField("optional_type"):
+        container.append(SEQ if tp.HasField("sequence_type") else OPT)
+        tp = tp.sequence_type.elem_type if tp.HasField("sequence_type") else tp.optional_type.elem_type
+    if not tp.HasField("tensor_type"):
+        raise UnsupportedError(f"{where}: only tensors, and sequences and optionals of tensors, are supported "
+                               f"(not {tp.WhichOneof('value') or 'an untyped value'})")
+    t = tp.tensor_type
+    shape = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or f"{name}_d{i}")
+                  for i, d in enumerate(t.shape.dim)) if t.HasField("shape") else None
+    return _elem_dtype(t.elem_type, where), shape, tuple(container)
+
+
 def _input_info(vi: onnx.ValueInfoProto, shapes: Mapping) -> TensorInfo:
-    t = vi.type.tensor_type
-    if not vi.type.HasField("tensor_type"):
-        raise UnsupportedError(f"input {vi.name!r}: only tensor inputs are supported")
-    dt = _elem_dtype(t.elem_type, f"input {vi.name!r}")
+    dt, shape, container = value_type(vi.type, f"input {vi.name!r}", vi.name)
     if vi.name in shapes:
         shape = tuple(shapes[vi.name])
-    elif not t.HasField("shape"):
+    elif shape is None and not container:
         raise ModelError(f"input {vi.name!r} has no shape in the model; give one "
                          f"(compile(..., shapes={{{vi.name!r}: (...)}}) or --shape {vi.name}=...)")
-    else:
-        shape = tuple(d.dim_value if d.HasField("dim_value") else
-                      (d.dim_param or f"{vi.name}_d{i}") for i, d in enumerate(t.shape.dim))
-    return TensorInfo(vi.name, dt, shape)
+    return TensorInfo(vi.name, dt, shape, container)
 
 
 def signature_of(model: onnx.ModelProto, shapes: Mapping | None = None) -> Signature:
@@ -217,7 +234,7 @@ def import_model(model: onnx.ModelProto, shapes: Mapping | None = None,
     g = Graph(model.graph.name or "main")
     env: dict[str, Value] = {}
     for info in sig.inputs:
-        env[info.name] = g.add_input(info.name, info.dtype, info.shape)
+        env[info.name] = g.add_input(info.name, info.dtype, info.shape, info.container)
     fed = set(fed_initializers)
     for t in model.graph.initializer:
         if t.name in fed:
@@ -242,7 +259,7 @@ def import_model(model: onnx.ModelProto, shapes: Mapping | None = None,
         if vi.name not in env:
             raise ModelError(f"graph output {vi.name!r} is not produced by any node")
         g.outputs.append(env[vi.name])
-    sig.outputs = [TensorInfo(vi.name, v.dtype, v.shape) for vi, v in zip(model.graph.output, g.outputs)]
+    sig.outputs = [TensorInfo(vi.name, v.dtype, v.shape, v.container) for vi, v in zip(model.graph.output, g.outputs)]
     return g, sig
 
 
@@ -344,7 +361,7 @@ def convert_subgraph(cx: Context, graph: onnx.GraphProto, types: Sequence[tuple]
                      ) -> tuple[Graph, list[Value]]:
     """An ONNX subgraph (a Loop or Scan body, an If branch) as an IR Graph.
     Its inputs are the subgraph's formal inputs, typed by `types` ((dtype,
-    shape) each), then the outer values it reads that are not constants:
+    shape, container) each), then the outer values it reads that are not constants:
     those are returned too (the node passes them as its last inputs). Outer
     constants are used directly, so they still fold inside."""
     from .fallback import graph_captures
@@ -353,8 +370,8 @@ def convert_subgraph(cx: Context, graph: onnx.GraphProto, types: Sequence[tuple]
         raise node.error(f"subgraph {graph.name!r} has {len(graph.input)} inputs, expected {len(types)}")
     body = Graph(name)
     inner: dict[str, Value] = {}
-    for vi, (dt, shape) in zip(graph.input, types):
-        inner[vi.name] = body.add_input(vi.name, dt, shape)
+    for vi, (dt, shape, container) in zip(graph.input, types):
+        inner[vi.name] = body.add_input(vi.name, dt, shape, container)
     captured = []
     for n in graph_captures(graph):
         if n not in env:
@@ -363,7 +380,7 @@ def convert_subgraph(cx: Context, graph: onnx.GraphProto, types: Sequence[tuple]
         if v.is_const:
             inner[n] = v
         else:
-            inner[n] = body.add_input(n, v.dtype, v.shape)
+            inner[n] = body.add_input(n, v.dtype, v.shape, v.container)
             captured.append(v)
     _add_initializers(body, graph, inner)
     sub = Context(body)

@@ -29,7 +29,8 @@ def loop(cx, n):
     carried = n.inputs[2:]
     if any(v is None for v in carried):
         raise n.error("a loop-carried value is missing (only tensors are supported)", UnsupportedError)
-    types = [(np.dtype("int64"), ()), (np.dtype("bool"), ())] + [(v.dtype, v.shape) for v in carried]
+    types = [(np.dtype("int64"), (), ()), (np.dtype("bool"), (), ())] + [(v.dtype, v.shape, v.container)
+                                                                         for v in carried]
     body, captured = convert_subgraph(cx, n.attrs["body"], types, f"{sanitize(n.name)}_body")
     outs = cx.op("loop", [n.input(0), n.input(1), *carried, *captured], body=body, n_carried=len(carried))
     return list(outs) if isinstance(outs, tuple) else [outs]
@@ -66,8 +67,8 @@ def scan_v8(cx, n):
 
 
 def _scan(cx, n, states, xs, axes, directions) -> list:
-    slices = [(x.dtype, x.shape[:a] + x.shape[a + 1:]) for x, a in zip(xs, axes)]
-    body, captured = convert_subgraph(cx, n.attrs["body"], [(v.dtype, v.shape) for v in states] + slices,
+    slices = [(x.dtype, x.shape[:a] + x.shape[a + 1:], ()) for x, a in zip(xs, axes)]
+    body, captured = convert_subgraph(cx, n.attrs["body"], [(v.dtype, v.shape, v.container) for v in states] + slices,
                                       f"{sanitize(n.name)}_body")
     n_out = len(body.outputs) - len(states)
     out_axes = _axes(n, "scan_output_axes", n_out, [v.rank + 1 for v in body.outputs[len(states):]])

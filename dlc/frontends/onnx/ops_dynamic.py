@@ -1,7 +1,11 @@
 """Converters: ops whose output shapes depend on data (run as host steps):
-NonZero, Compress, Unique, NonMaxSuppression."""
+NonZero, Compress, Unique, NonMaxSuppression, ImageDecoder."""
 from __future__ import annotations
 
+import importlib.util
+
+from ...ir.errors import UnsupportedError
+from ...ir.ops.dynamic import IMAGE_FORMATS
 from .registry import converter
 
 
@@ -36,3 +40,13 @@ def unique(cx, n):
 def non_max_suppression(cx, n):
     return cx.op("non_max_suppression", [n.need(0), n.need(1)] + [n.input(i) for i in (2, 3, 4)],
                  center_point_box=int(n.attr("center_point_box", 0)))
+
+
+@converter("ImageDecoder", since=20)
+def image_decoder(cx, n):
+    fmt = n.attr("pixel_format", "RGB")
+    if fmt not in IMAGE_FORMATS:
+        raise n.error(f"pixel_format must be one of {', '.join(IMAGE_FORMATS)}, got {fmt!r}")
+    if importlib.util.find_spec("PIL") is None:
+        raise n.error("decoding images needs the Pillow package: pip install pillow", UnsupportedError)
+    return cx.op("image_decode", [n.need(0)], pixel_format=fmt)

@@ -1,6 +1,6 @@
 """Converters: the simple ai.onnx.ml operators (Binarizer,
-ArrayFeatureExtractor). Tree ensembles, label encoders and the rest of
-ai.onnx.ml are not implemented."""
+ArrayFeatureExtractor) and TreeEnsemble; LabelEncoder is with the string
+ops (ops_text.py). The rest of ai.onnx.ml is not implemented."""
 from __future__ import annotations
 
 import numpy as np

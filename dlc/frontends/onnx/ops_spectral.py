@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ir.errors import UnsupportedError
 from .registry import converter
 
 
@@ -26,8 +25,7 @@ def dft_v20(cx, n):
         a = -2 if axis is None else int(np.asarray(axis.const).reshape(-1)[0])
         return cx.op("dft", [x], axis=a, **attrs)
     if attrs["onesided"] or attrs["length"] is not None:
-        raise n.error("input 2 (axis) must be a constant: with onesided or dft_length the output shape "
-                      "depends on it", UnsupportedError)
+        n.const(2, "axis")      # the output shape depends on it: compiled per value (by_value.py)
     return cx.op("dft", [x, cx.cast(axis, np.int64)], **attrs)
 
 
