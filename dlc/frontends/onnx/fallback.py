@@ -125,10 +125,11 @@ def _onnx_infer(ins, node: OnnxNode, data: dict) -> dict:
         return {}
 
 
-def _dims(t) -> list | None:
+def _dims(t: onnx.TypeProto | None) -> tuple | None:
+    """A tensor type's dims (ints, symbol names, None where unknown); None without a shape."""
     if t is None or not t.HasField("tensor_type") or not t.tensor_type.HasField("shape"):
         return None
-    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.tensor_type.shape.dim]
+    return tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.tensor_type.shape.dim)
 
 
 def _stand_in_ranks(ins, node: OnnxNode, data: dict) -> dict:
@@ -233,11 +234,6 @@ def model_value_types(model: onnx.ModelProto) -> dict:
     out = {}
     g = inferred.graph
     for vi in list(g.value_info) + list(g.output) + list(g.input):
-        t = vi.type.tensor_type if vi.type.HasField("tensor_type") else None
-        if t is None or not t.elem_type:
-            continue
-        dims = None
-        if t.HasField("shape"):
-            dims = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in t.shape.dim)
-        out[vi.name] = (t.elem_type, dims)
+        if vi.type.HasField("tensor_type") and vi.type.tensor_type.elem_type:
+            out[vi.name] = (vi.type.tensor_type.elem_type, _dims(vi.type))
     return out
